@@ -1,0 +1,52 @@
+"""Shared fixtures.
+
+Real-MNIST tests read the data set through ``SKMNIST_DATA_HOME`` (``.ci/run`` points
+it at ``../shared/data``). They fail, never skip, when it is missing: a green run
+must mean the real-data checks ran.
+"""
+
+import os
+
+import numpy as np
+import pytest
+
+# TensorFlow's C++ start-up chatter hides test output; this only silences logs.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _real_mnist(subset):
+    from skmnist import fetch_mnist
+
+    home = os.environ.get("SKMNIST_DATA_HOME")
+    if not home:
+        pytest.fail(
+            "SKMNIST_DATA_HOME is not set: real-MNIST tests need it to point at a "
+            "folder holding mnist.npz (CI uses ../shared/data)."
+        )
+    try:
+        return fetch_mnist(subset=subset, data_home=home, download_if_missing=False)
+    except OSError as exc:
+        pytest.fail(f"real MNIST is not readable from SKMNIST_DATA_HOME={home}: {exc}")
+
+
+@pytest.fixture(scope="session")
+def mnist_train():
+    """The 60,000 real MNIST training images (uint8) and labels."""
+    return _real_mnist("train")
+
+
+@pytest.fixture(scope="session")
+def mnist_test():
+    """The 10,000 real MNIST test images (uint8) and labels."""
+    return _real_mnist("test")
+
+
+@pytest.fixture
+def blobs():
+    """A small, easy 3-class problem: 150 rows of 8 features, labels 'a', 'b', 'c'."""
+    rng = np.random.RandomState(0)
+    centers = rng.uniform(-2, 2, size=(3, 8))
+    y = np.repeat(np.array(["a", "b", "c"]), 50)
+    X = centers[np.repeat(np.arange(3), 50)] + rng.normal(scale=0.5, size=(150, 8))
+    perm = rng.permutation(150)
+    return X[perm].astype(np.float32), y[perm]
