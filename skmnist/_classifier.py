@@ -1,4 +1,4 @@
-"""MNISTClassifier: the Keras MNIST multilayer perceptron as a scikit-learn classifier."""
+"""MNISTClassifier: the Keras MNIST perceptron as a scikit-learn classifier."""
 
 import math
 from numbers import Integral, Real

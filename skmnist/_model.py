@@ -44,9 +44,9 @@ def build_mlp(
     inputs = keras.Input(shape=(n_features,), name="pixels")
     x = inputs
     for i in range(n_hidden_layers):
-        x = keras.layers.Dense(hidden_size, activation=activation, name=f"hidden_{i + 1}")(
-            x
-        )
+        x = keras.layers.Dense(
+            hidden_size, activation=activation, name=f"hidden_{i + 1}"
+        )(x)
         if dropout > 0:
             x = keras.layers.Dropout(dropout, name=f"dropout_{i + 1}")(x)
     outputs = keras.layers.Dense(n_classes, activation="softmax", name="probabilities")(

@@ -72,7 +72,9 @@ def test_default_network_is_784_512_512_10_with_adam():
     X = rng.rand(40, 784).astype(np.float32)
     y = np.tile(np.arange(10), 4)
     clf = MNISTClassifier(epochs=1, random_state=0).fit(X, y)
-    dense = [layer for layer in clf.model_.layers if isinstance(layer, keras.layers.Dense)]
+    dense = [
+        layer for layer in clf.model_.layers if isinstance(layer, keras.layers.Dense)
+    ]
     assert [layer.units for layer in dense] == [512, 512, 10]
     assert [layer.activation.__name__ for layer in dense] == ["relu", "relu", "softmax"]
     assert clf.model_.count_params() == 669_706
@@ -251,17 +253,19 @@ def test_int_random_state_is_reproducible_across_processes(tmp_path):
     outputs = []
     for i in range(2):
         out = tmp_path / f"proba{i}.npy"
-        subprocess.run(
-            [sys.executable, "-c", _FRESH_PROCESS_FIT, str(out)], check=True
-        )
+        subprocess.run([sys.executable, "-c", _FRESH_PROCESS_FIT, str(out)], check=True)
         outputs.append(np.load(out))
     np.testing.assert_array_equal(outputs[0], outputs[1])
 
 
 def test_random_state_instances_give_real_seeds(blobs):
     X, y = blobs
-    w1 = _fit(X, y, epochs=1, random_state=np.random.RandomState(1)).model_.get_weights()
-    w2 = _fit(X, y, epochs=1, random_state=np.random.RandomState(2)).model_.get_weights()
+    w1 = _fit(
+        X, y, epochs=1, random_state=np.random.RandomState(1)
+    ).model_.get_weights()
+    w2 = _fit(
+        X, y, epochs=1, random_state=np.random.RandomState(2)
+    ).model_.get_weights()
     w1_again = _fit(
         X, y, epochs=1, random_state=np.random.RandomState(1)
     ).model_.get_weights()
