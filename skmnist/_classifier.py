@@ -14,10 +14,14 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from ._compat import draw_seed, seeded
+from ._compat import draw_seed, limit_tensorflow_threads, seeded
 from ._model import build_mlp, make_optimizer
 
 __all__ = ["MNISTClassifier"]
+
+# XLA compiling costs 1-2 s per fit on the CPU and saves ~40% of training time:
+# worth it from about this many (steps x parameters) on.
+_XLA_MIN_PARAMETER_UPDATES = 1e9
 
 
 class MNISTClassifier(KerasClassifier):
@@ -115,6 +119,20 @@ class MNISTClassifier(KerasClassifier):
         Verbosity of training: 0 is silent, 1 shows Keras's progress bars, 2 one
         line per epoch. Prediction is always silent.
 
+    jit_compile : "auto" or bool, default="auto"
+        Whether training steps are compiled with XLA. XLA does not change the
+        model and trains markedly faster on the CPU (where Keras leaves it off),
+        but compiling costs a second or two per fit. "auto" uses it on the
+        TensorFlow backend when a fit is large enough to repay that (about 1e9
+        parameter updates: the reference fit on full MNIST makes 5.7e9), and
+        always on JAX, which needs it. Prediction never uses XLA: it is too
+        short to repay compiling.
+
+    steps_per_execution : int, default=64
+        Number of batches Keras runs per compiled call. Larger values cut Python
+        overhead per batch (the result is the same); batch-level callbacks and the
+        progress bar are updated once per call.
+
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
@@ -181,6 +199,8 @@ class MNISTClassifier(KerasClassifier):
         "warm_start": ["boolean"],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "jit_compile": ["boolean", StrOptions({"auto"})],
+        "steps_per_execution": [Interval(Integral, 1, None, closed="left")],
     }
 
     # scikeras's own __init__ is not called: it would set its model-building
@@ -204,6 +224,8 @@ class MNISTClassifier(KerasClassifier):
         warm_start=False,
         random_state=None,
         verbose=0,
+        jit_compile="auto",
+        steps_per_execution=64,
     ):
         self.hidden_size = hidden_size
         self.n_hidden_layers = n_hidden_layers
@@ -222,6 +244,8 @@ class MNISTClassifier(KerasClassifier):
         self.warm_start = warm_start
         self.random_state = random_state
         self.verbose = verbose
+        self.jit_compile = jit_compile
+        self.steps_per_execution = steps_per_execution
 
     # -- scikit-learn protocol ---------------------------------------------------
 
@@ -304,6 +328,7 @@ class MNISTClassifier(KerasClassifier):
         return self
 
     def _fit_context(self):
+        limit_tensorflow_threads()
         self._fit_seed = draw_seed(self.random_state)
         return seeded(self._fit_seed)
 
@@ -335,6 +360,9 @@ class MNISTClassifier(KerasClassifier):
             optimizer=make_optimizer(self.optimizer, self.learning_rate),
             loss="sparse_categorical_crossentropy",
             metrics=["accuracy"],
+            # XLA is switched on per fit in _fit_keras_model, never for predict.
+            jit_compile=False,
+            steps_per_execution=self.steps_per_execution,
         )
         return model
 
@@ -355,12 +383,21 @@ class MNISTClassifier(KerasClassifier):
                 monitor="val_loss", patience=self.patience, restore_best_weights=True
             )
             self._fit_callbacks = [*user_callbacks, stopper]
+        model = self.model_
+        xla = self._use_xla(len(X), epochs)
+        if xla != getattr(self, "_xla_train_function", None):
+            # Keras builds its train/test functions lazily with the model's
+            # jit_compile setting and caches them: rebuild on a change.
+            model.train_function = model.test_function = None
+        model.jit_compile = xla
         try:
             super()._fit_keras_model(
                 X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs
             )
         finally:
             self._fit_callbacks = user_callbacks
+            self._xla_train_function = xla
+            model.jit_compile = False  # predict_function, built later, stays plain
         self.history_ = {
             key: [float(v) for v in values] for key, values in self.history_.items()
         }
@@ -368,6 +405,15 @@ class MNISTClassifier(KerasClassifier):
         if stopper is not None:
             # Keras numbers epochs from initial_epoch, as history_ is indexed.
             self.best_epoch_ = int(stopper.best_epoch)
+
+    def _use_xla(self, n_samples, epochs):
+        if self.jit_compile != "auto":
+            return self.jit_compile
+        backend = keras.backend.backend()
+        if backend != "tensorflow":
+            return backend == "jax"
+        n_steps = math.ceil(n_samples / self.batch_size) * epochs
+        return n_steps * self.model_.count_params() >= _XLA_MIN_PARAMETER_UPDATES
 
     def _hold_out(self, X, y, sample_weight):
         """Split off a stratified, shuffled validation set, seeded per fit.
@@ -462,6 +508,7 @@ class MNISTClassifier(KerasClassifier):
 
     def _predict_raw(self, X, **kwargs):
         check_is_fitted(self)
+        limit_tensorflow_threads()
         return super()._predict_raw(X, verbose=0, **kwargs)
 
 

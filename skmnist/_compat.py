@@ -6,12 +6,13 @@ Each helper here closes one gap, in our own code, without patching scikeras.
 
 import contextlib
 import numbers
+import os
 import random
 
 import numpy as np
 from sklearn.utils import check_random_state
 
-__all__ = ["draw_seed", "seeded"]
+__all__ = ["draw_seed", "limit_tensorflow_threads", "seeded"]
 
 
 def draw_seed(random_state):
@@ -86,3 +87,39 @@ def seeded(seed):
             tf.random.set_seed(tf_seed)
         for key, value in keras_state.items():
             global_state.set_global_attribute(key, value)
+
+
+_THREADS_CONFIGURED = False
+
+
+def limit_tensorflow_threads():
+    """Cap TensorFlow's thread pools at ``OMP_NUM_THREADS``, when that is set.
+
+    joblib's loky workers (``GridSearchCV(n_jobs=...)``) and Dask's worker
+    processes tell native libraries their share of the cores through
+    ``OMP_NUM_THREADS`` and friends; TensorFlow ignores those variables, so n
+    workers on n cores would each start n threads and fight. This reads
+    ``OMP_NUM_THREADS`` once per process, before TensorFlow's runtime starts, and
+    sets TensorFlow's intra-op pool to it (and its inter-op pool to at most it).
+    Without the variable, or once TensorFlow is already running, nothing changes.
+    Only the TensorFlow backend has these pools.
+    """
+    global _THREADS_CONFIGURED
+    if _THREADS_CONFIGURED:
+        return
+    _THREADS_CONFIGURED = True
+    try:
+        n_threads = int(os.environ.get("OMP_NUM_THREADS", ""))
+    except ValueError:
+        return
+    import keras
+
+    if n_threads < 1 or keras.backend.backend() != "tensorflow":
+        return
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(n_threads)
+        tf.config.threading.set_inter_op_parallelism_threads(min(n_threads, 2))
+    except RuntimeError:  # the runtime already started: its pools are fixed now
+        pass

@@ -64,6 +64,8 @@ def test_defaults_are_the_reference_model():
         "warm_start": False,
         "random_state": None,
         "verbose": 0,
+        "jit_compile": "auto",
+        "steps_per_execution": 64,
     }
 
 
@@ -495,3 +497,40 @@ def test_default_classifier_on_real_mnist(mnist_train, mnist_test):
     print(f"real MNIST test accuracy: {accuracy:.4f}")
     assert accuracy >= 0.980
     assert clf.n_iter_ == 20 and len(clf.history_["val_accuracy"]) == 20
+
+
+# -- speed settings (they must not change the model) ------------------------------
+
+
+def test_xla_is_used_only_where_it_pays(blobs):
+    big = MNISTClassifier()
+    big.model_ = keras.Sequential(
+        [
+            keras.Input((784,)),
+            keras.layers.Dense(512),
+            keras.layers.Dense(512),
+            keras.layers.Dense(10),
+        ]
+    )
+    assert big._use_xla(54_000, 20)  # the reference fit: 5.7e9 parameter updates
+    assert not big._use_xla(2_000, 2)
+    assert big.set_params(jit_compile=False)._use_xla(54_000, 20) is False
+    assert big.set_params(jit_compile=True)._use_xla(10, 1) is True
+
+
+def test_xla_training_matches_plain_training(blobs):
+    X, y = blobs
+    plain = _fit(X, y, jit_compile=False)
+    xla = _fit(X, y, jit_compile=True)
+    assert xla._xla_train_function and not plain._xla_train_function
+    assert xla.model_.jit_compile is False  # prediction is never compiled
+    np.testing.assert_allclose(
+        xla.predict_proba(X), plain.predict_proba(X), rtol=1e-3, atol=1e-5
+    )
+
+
+def test_steps_per_execution_does_not_change_the_model(blobs):
+    X, y = blobs
+    one = _fit(X, y, steps_per_execution=1).predict_proba(X)
+    many = _fit(X, y, steps_per_execution=64).predict_proba(X)
+    np.testing.assert_allclose(one, many, rtol=1e-5, atol=1e-7)
