@@ -1,30 +1,32 @@
 """skmnist: the classic Keras MNIST multilayer perceptron as a scikit-learn estimator.
 
-Importing :mod:`skmnist` is cheap: the data utilities and :class:`FlattenScaler`
-need only NumPy and scikit-learn, and the names that need Keras
-(:class:`MNISTClassifier`, :func:`make_mnist_pipeline`, :func:`save_model`,
-:func:`load_model`) are imported on first use, so that fetching data never starts
-TensorFlow.
+Importing :mod:`skmnist` is cheap: every public name is imported on first use.
+The data utilities and :class:`FlattenScaler` need only NumPy and scikit-learn;
+the names that need Keras (:class:`MNISTClassifier`, :func:`make_mnist_pipeline`,
+:func:`save_model`, :func:`load_model`) start TensorFlow only when used, so
+fetching data never does.
 """
 
 import importlib
 
-from ._preprocessing import FlattenScaler
-from .datasets import fetch_mnist, load_mnist_sample
-
 __version__ = "0.1.0"
 
-# Public names whose modules import Keras (and so TensorFlow): loaded on first use.
+# Public name -> the module that defines it, imported on first access (PEP 562).
 _LAZY = {
+    "FlattenScaler": "._preprocessing",
+    "fetch_mnist": ".datasets",
+    "load_mnist_sample": ".datasets",
     "MNISTClassifier": "._classifier",
     "make_mnist_pipeline": "._pipeline",
     "save_model": "._persistence",
     "load_model": "._persistence",
+    "ModelFileError": "._persistence",
 }
 
 __all__ = [
     "FlattenScaler",
     "MNISTClassifier",
+    "ModelFileError",
     "fetch_mnist",
     "load_mnist_sample",
     "load_model",
