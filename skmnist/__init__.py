@@ -21,16 +21,26 @@ _LAZY = {
     "save_model": "._persistence",
     "load_model": "._persistence",
     "ModelFileError": "._persistence",
+    "plot_learning_curves": "._plotting",
+    "plot_confusion_matrix": "._plotting",
+    "plot_digits": "._plotting",
+    "load_digit_image": "._images",
+    "digit_to_mnist": "._images",
 }
 
 __all__ = [
     "FlattenScaler",
     "MNISTClassifier",
     "ModelFileError",
+    "digit_to_mnist",
     "fetch_mnist",
+    "load_digit_image",
     "load_mnist_sample",
     "load_model",
     "make_mnist_pipeline",
+    "plot_confusion_matrix",
+    "plot_digits",
+    "plot_learning_curves",
     "save_model",
 ]
 

@@ -1,0 +1,8 @@
+"""``python -m skmnist``: the ``skmnist`` command (see :mod:`skmnist.cli`)."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
