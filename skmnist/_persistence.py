@@ -791,7 +791,10 @@ def _check_keras_objects(config):
                 raise ValueError(
                     f"it holds a {class_name} (Python code), which skmnist never loads"
                 )
-            if node.get("registered_name") not in (None, class_name):
+            # Pickling a fitted model makes scikeras register Keras's own model
+            # class under an empty package, so later saves in the process name it
+            # ">Functional": still Keras's built-in class, no custom code.
+            if node.get("registered_name") not in (None, class_name, f">{class_name}"):
                 raise ValueError(
                     f"it names the custom object {node['registered_name']!r}"
                 )

@@ -744,3 +744,26 @@ def test_lambda_layers_are_refused_and_never_run(
         match = "cannot be loaded safely: .*Lambda"
     _load_error(path, match)
     assert not marker.exists()
+
+
+def test_save_after_a_joblib_round_trip(tmp_path):
+    # scikeras's pickling registers keras's Functional class as ">Functional";
+    # models saved afterwards in the same process must still load.
+    import io
+
+    import joblib
+
+    from skmnist import load_mnist_sample, make_mnist_pipeline
+
+    X, y = load_mnist_sample(return_X_y=True)
+    pipe = make_mnist_pipeline(hidden_size=16, epochs=1, random_state=0)
+    pipe.fit(X[:300], y[:300])
+    buffer = io.BytesIO()
+    joblib.dump(pipe, buffer)
+    buffer.seek(0)
+    reloaded = joblib.load(buffer)
+    save_model(reloaded, tmp_path / "m.skmnist")
+    loaded = load_model(tmp_path / "m.skmnist")
+    np.testing.assert_array_equal(
+        loaded.predict_proba(X[:50]), pipe.predict_proba(X[:50])
+    )
