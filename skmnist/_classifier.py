@@ -375,10 +375,24 @@ class MNISTClassifier(KerasClassifier):
         # Keras's own validation_split takes the last rows, which for data sorted
         # by class validates on the last class only: hold out a stratified set.
         kwargs["validation_split"] = 0.0
-        if self.validation_split > 0:
-            X, y, sample_weight, kwargs["validation_data"] = self._hold_out(
-                X, y, sample_weight
-            )
+        train, val = self._split(y)
+        arrays = (X, y) if sample_weight is None else (X, y, sample_weight)
+        if keras.backend.backend() == "tensorflow":
+            # Feed batches gathered from one tensor of all rows, rather than
+            # handing Keras a copy of the training rows that it copies again.
+            tensors = _to_tensors(arrays)
+            X = _tf_batches(tensors, train, self.batch_size, self.shuffle)
+            y = sample_weight = None
+            kwargs.update(batch_size=None, shuffle=False)
+            if val is not None:
+                kwargs["validation_data"] = _tf_batches(
+                    tensors, val, self.batch_size, shuffle=False
+                )
+        else:
+            if val is not None:
+                kwargs["validation_data"] = tuple(a[val] for a in arrays)
+            X, y, *rest = (a[train] for a in arrays)
+            sample_weight = rest[0] if rest else None
         stopper = None
         user_callbacks = self._fit_callbacks
         if self.early_stopping:
@@ -387,7 +401,7 @@ class MNISTClassifier(KerasClassifier):
             )
             self._fit_callbacks = [*user_callbacks, stopper]
         model = self.model_
-        xla = self._use_xla(len(X), epochs)
+        xla = self._use_xla(len(train), epochs)
         if xla != getattr(self, "_xla_train_function", None):
             # Keras builds its train/test functions lazily with the model's
             # jit_compile setting and caches them: rebuild on a change.
@@ -418,13 +432,16 @@ class MNISTClassifier(KerasClassifier):
         n_steps = math.ceil(n_samples / self.batch_size) * epochs
         return n_steps * self.model_.count_params() >= _XLA_MIN_PARAMETER_UPDATES
 
-    def _hold_out(self, X, y, sample_weight):
-        """Split off a stratified, shuffled validation set, seeded per fit.
+    def _split(self, y):
+        """Indices (train, validation) of a stratified, shuffled hold-out.
 
         ``validation_split`` of the samples are held out, and never fewer than one
-        of each class, so that every class is validated and still trained on.
+        of each class, so that every class is validated and still trained on. The
+        split is seeded per fit. Without a split: (all indices, None).
         """
         n_samples = len(y)
+        if self.validation_split == 0:
+            return np.arange(n_samples), None
         _, counts = np.unique(y, return_counts=True)
         n_val = max(math.ceil(self.validation_split * n_samples), len(counts))
         if counts.min() < 2 or n_samples - n_val < len(counts):
@@ -443,11 +460,7 @@ class MNISTClassifier(KerasClassifier):
             stratify=y,
         )
         train.sort()
-        validation = (X[val], y[val])
-        if sample_weight is not None:
-            validation += (sample_weight[val],)
-            sample_weight = sample_weight[train]
-        return X[train], y[train], sample_weight, validation
+        return train, val
 
     def _validate_data(self, X=None, y=None, reset=False, y_numeric=False):
         """scikit-learn's input validation in place of scikeras's own.
@@ -525,6 +538,57 @@ class MNISTClassifier(KerasClassifier):
                 for start in range(0, len(X), _PREDICT_CHUNK)
             ]
         )
+
+
+def _to_tensors(arrays):
+    import tensorflow as tf
+
+    return tuple(tf.convert_to_tensor(a) for a in arrays)
+
+
+def _tf_batches(tensors, indices, batch_size, shuffle):
+    """A tf.data pipeline of batches of ``tensors``' rows at ``indices``.
+
+    The same batches as Keras makes from arrays: each epoch a new permutation of
+    the rows (when ``shuffle``), cut into batches of ``batch_size`` and a last
+    partial batch, each gathered from the full tensors.
+    """
+    import tensorflow as tf
+
+    n_rows = len(indices)
+    n_full = n_rows // batch_size
+    index_tensor = tf.constant(indices, dtype=tf.int64)
+
+    def permutation(_):
+        return tf.random.shuffle(index_tensor) if shuffle else index_tensor
+
+    def batch_indices(order):
+        full = tf.reshape(order[: n_full * batch_size], (n_full, batch_size))
+        batches = tf.data.Dataset.from_tensor_slices(full)
+        if n_rows > n_full * batch_size:
+            batches = batches.concatenate(
+                tf.data.Dataset.from_tensors(order[n_full * batch_size :])
+            )
+        return batches
+
+    dataset = (
+        tf.data.Dataset.range(1)
+        .map(permutation)
+        .flat_map(batch_indices)
+        .map(
+            lambda rows: tuple(tf.gather(t, rows) for t in tensors),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+        .apply(tf.data.experimental.assert_cardinality(math.ceil(n_rows / batch_size)))
+    )
+    options = tf.data.Options()
+    # Keras sets these too: the shuffle is a stateful op; the default graph
+    # rewrites only slow this simple pipeline down.
+    options.experimental_optimization.apply_default_optimizations = False
+    options.experimental_external_state_policy = (
+        tf.data.experimental.ExternalStatePolicy.IGNORE
+    )
+    return dataset.with_options(options).prefetch(tf.data.AUTOTUNE)
 
 
 def _copy_weights(sample_weight):

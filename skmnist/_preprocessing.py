@@ -162,7 +162,7 @@ class FlattenScaler(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        X_tr : ndarray of shape (n_samples, n_features_in_)
+        X_tr : ndarray of shape (n_samples, `n_features_in_`)
             C-contiguous array of the type given by `dtype`, with values in
             [0, 1].
         """
@@ -179,12 +179,12 @@ class FlattenScaler(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features_in_)
+        X : array-like of shape (n_samples, `n_features_in_`)
             Transformed data.
 
         Returns
         -------
-        images : ndarray of shape (n_samples, *image_shape_), dtype uint8
+        images : ndarray of shape (n_samples, `*image_shape_`), dtype uint8
             The images.
         """
         check_is_fitted(self)

@@ -308,39 +308,71 @@ def test_unseeded_fits_differ(blobs):
 
 
 def test_validation_set_is_stratified_even_for_sorted_data():
-    X = np.arange(200, dtype=np.float32).reshape(100, 2)
     y = np.repeat([0, 1, 2, 3], 25)  # sorted by class, as CV folds often are
     clf = MNISTClassifier(validation_split=0.2)
     clf._fit_seed = 0
-    clf.n_classes_ = 4
-    X_train, y_train, _, (X_val, y_val) = clf._hold_out(X, y, None)
-    assert len(y_val) == 20 and len(y_train) == 80
-    np.testing.assert_array_equal(np.bincount(y_val), [5, 5, 5, 5])
-    assert not set(X_val[:, 0]) & set(X_train[:, 0])
+    train, val = clf._split(y)
+    assert len(val) == 20 and len(train) == 80
+    np.testing.assert_array_equal(np.bincount(y[val]), [5, 5, 5, 5])
+    assert not set(train) & set(val)
+    np.testing.assert_array_equal(train, np.sort(train))  # training order kept
     # Keras's validation_split would have validated on class 3 alone.
 
 
 def test_validation_split_is_seeded(blobs):
-    X, y = blobs
+    _, y = blobs
     clf = MNISTClassifier(validation_split=0.2)
     clf._fit_seed = 5
-    clf.n_classes_ = 3
-    _, _, _, (first, _) = clf._hold_out(X, y, None)
-    _, _, _, (again, _) = clf._hold_out(X, y, None)
+    _, first = clf._split(y)
+    _, again = clf._split(y)
     clf._fit_seed = 6
-    _, _, _, (other, _) = clf._hold_out(X, y, None)
+    _, other = clf._split(y)
     np.testing.assert_array_equal(first, again)
     assert not np.array_equal(first, other)
 
 
-def test_validation_weights_follow_the_split(blobs):
-    X, y = blobs
-    clf = MNISTClassifier(validation_split=0.2)
+def test_no_validation_split_trains_on_everything(blobs):
+    _, y = blobs
+    train, val = MNISTClassifier(validation_split=0.0)._split(y)
+    np.testing.assert_array_equal(train, np.arange(len(y)))
+    assert val is None
+
+
+def test_at_least_one_sample_of_each_class_is_held_out():
+    y = np.repeat([0, 1, 2], 4)  # 10% of 12 would be 2 samples
+    clf = MNISTClassifier(validation_split=0.1)
     clf._fit_seed = 0
-    weights = np.arange(len(y), dtype=np.float32)
-    X_tr, _, w_tr, (X_val, _, w_val) = clf._hold_out(X, y, weights)
-    np.testing.assert_array_equal(X[w_tr.astype(int)], X_tr)
-    np.testing.assert_array_equal(X[w_val.astype(int)], X_val)
+    _, val = clf._split(y)
+    np.testing.assert_array_equal(np.sort(y[val]), [0, 1, 2])
+
+
+def test_batches_match_keras_batching():
+    import tensorflow as tf
+
+    from skmnist._classifier import _tf_batches
+
+    rows = tf.range(1000, 1300)
+    indices = np.arange(0, 300, 2)  # 150 rows -> batches of 64, 64, 22
+    dataset = _tf_batches((rows,), indices, 64, shuffle=True)
+    epochs = [[b[0].numpy() for b in dataset] for _ in range(2)]
+    for batches in epochs:
+        assert [len(b) for b in batches] == [64, 64, 22]
+        np.testing.assert_array_equal(np.sort(np.concatenate(batches)), 1000 + indices)
+    assert not np.array_equal(np.concatenate(epochs[0]), np.concatenate(epochs[1]))
+    plain = [b[0].numpy() for b in _tf_batches((rows,), indices, 64, shuffle=False)]
+    np.testing.assert_array_equal(np.concatenate(plain), 1000 + indices)
+    assert len(dataset) == 3
+
+
+def test_sample_weights_reach_training(blobs):
+    X, y = blobs
+    weights = np.where(y == "a", 10.0, 0.1)
+    weighted = MNISTClassifier(**{**FAST, "epochs": 5}, random_state=0)
+    weighted.fit(X, y, sample_weight=weights)
+    plain = _fit(X, y, epochs=5)
+    assert (weighted.predict(X) == "a").mean() > (plain.predict(X) == "a").mean()
+    # validation losses are weighted too: they differ from the unweighted run's
+    assert weighted.history_["val_loss"] != plain.history_["val_loss"]
 
 
 def test_too_few_samples_for_the_split(blobs):
@@ -389,8 +421,8 @@ def test_early_stopping_stops_and_restores_best_epoch():
 
 def _validation_set(clf, X, y):
     clf._fit_seed = 0
-    _, _, _, (X_val, y_val) = clf._hold_out(X, y, None)
-    return X_val, y_val
+    _, val = clf._split(y)
+    return X[val], y[val]
 
 
 def test_early_stopping_needs_a_validation_split(blobs):
