@@ -358,6 +358,7 @@ class MNISTClassifier(KerasClassifier):
             n_hidden_layers=self.n_hidden_layers,
             activation=self.activation,
             dropout=self.dropout,
+            seed=self._fit_seed,
         )
         model.compile(
             optimizer=make_optimizer(self.optimizer, self.learning_rate),
@@ -381,7 +382,9 @@ class MNISTClassifier(KerasClassifier):
             # Feed batches gathered from one tensor of all rows, rather than
             # handing Keras a copy of the training rows that it copies again.
             tensors = _to_tensors(arrays)
-            X = _tf_batches(tensors, train, self.batch_size, self.shuffle)
+            X = _tf_batches(
+                tensors, train, self.batch_size, self.shuffle, seed=self._fit_seed
+            )
             y = sample_weight = None
             kwargs.update(batch_size=None, shuffle=False)
             if val is not None:
@@ -546,12 +549,13 @@ def _to_tensors(arrays):
     return tuple(tf.convert_to_tensor(a) for a in arrays)
 
 
-def _tf_batches(tensors, indices, batch_size, shuffle):
+def _tf_batches(tensors, indices, batch_size, shuffle, seed=None):
     """A tf.data pipeline of batches of ``tensors``' rows at ``indices``.
 
     The same batches as Keras makes from arrays: each epoch a new permutation of
     the rows (when ``shuffle``), cut into batches of ``batch_size`` and a last
-    partial batch, each gathered from the full tensors.
+    partial batch, each gathered from the full tensors. A ``seed`` fixes the
+    sequence of permutations without TensorFlow's global seed, which threads share.
     """
     import tensorflow as tf
 
@@ -560,7 +564,7 @@ def _tf_batches(tensors, indices, batch_size, shuffle):
     index_tensor = tf.constant(indices, dtype=tf.int64)
 
     def permutation(_):
-        return tf.random.shuffle(index_tensor) if shuffle else index_tensor
+        return tf.random.shuffle(index_tensor, seed=seed) if shuffle else index_tensor
 
     def batch_indices(order):
         full = tf.reshape(order[: n_full * batch_size], (n_full, batch_size))

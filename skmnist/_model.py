@@ -1,6 +1,7 @@
 """The Keras graph of the reference MNIST multilayer perceptron."""
 
 import keras
+import numpy as np
 
 __all__ = ["build_mlp", "make_optimizer"]
 
@@ -13,6 +14,7 @@ def build_mlp(
     n_hidden_layers=2,
     activation="relu",
     dropout=0.0,
+    seed=None,
 ):
     """Build the (uncompiled) multilayer perceptron.
 
@@ -35,23 +37,45 @@ def build_mlp(
         Activation of the hidden layers, any name Keras knows.
     dropout : float, default=0.0
         Dropout rate after each hidden layer; 0 adds no Dropout layer.
+    seed : int, default=None
+        Seeds each layer's weight initialiser and dropout with its own seed
+        derived from this one, so that the network never draws from Python's
+        shared ``random`` module, which other threads (a Dask worker's event
+        loop, say) may draw from at the same time. None leaves them unseeded.
 
     Returns
     -------
     model : keras.Model
         The model, not yet compiled.
     """
+    if seed is None:
+        seeds = [None] * (2 * n_hidden_layers + 1)
+    else:
+        seeds = [
+            int(s)
+            for s in np.random.SeedSequence(seed).generate_state(
+                2 * n_hidden_layers + 1
+            )
+        ]
     inputs = keras.Input(shape=(n_features,), name="pixels")
     x = inputs
     for i in range(n_hidden_layers):
         x = keras.layers.Dense(
-            hidden_size, activation=activation, name=f"hidden_{i + 1}"
+            hidden_size,
+            activation=activation,
+            kernel_initializer=keras.initializers.GlorotUniform(seed=seeds[2 * i]),
+            name=f"hidden_{i + 1}",
         )(x)
         if dropout > 0:
-            x = keras.layers.Dropout(dropout, name=f"dropout_{i + 1}")(x)
-    outputs = keras.layers.Dense(n_classes, activation="softmax", name="probabilities")(
-        x
-    )
+            x = keras.layers.Dropout(
+                dropout, seed=seeds[2 * i + 1], name=f"dropout_{i + 1}"
+            )(x)
+    outputs = keras.layers.Dense(
+        n_classes,
+        activation="softmax",
+        kernel_initializer=keras.initializers.GlorotUniform(seed=seeds[-1]),
+        name="probabilities",
+    )(x)
     return keras.Model(inputs, outputs, name="mnist_mlp")
 
 

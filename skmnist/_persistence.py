@@ -768,8 +768,16 @@ def _summarize(model):
 
 
 def _plain(config):
-    # Keras configs hold tuples where their JSON holds lists.
-    return json.loads(json.dumps(config, default=repr))
+    # Keras configs hold tuples where their JSON holds lists. Seeds of the
+    # initialisers and dropout are training randomness, not architecture.
+    def drop_seeds(node):
+        if isinstance(node, dict):
+            return {k: drop_seeds(v) for k, v in node.items() if k != "seed"}
+        if isinstance(node, list):
+            return [drop_seeds(v) for v in node]
+        return node
+
+    return drop_seeds(json.loads(json.dumps(config, default=repr)))
 
 
 def _check_keras_objects(config):

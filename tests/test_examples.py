@@ -1,0 +1,91 @@
+"""Every script in examples/ runs, at its small size, and says how well it did.
+
+Each example is run in a fresh Python process, as ``python examples/NAME.py``
+would run it, with ``SKMNIST_EXAMPLE_SIZE=small`` (the packaged sample and tiny
+networks: a few seconds of training), ``MPLBACKEND=Agg`` (no display) and a
+temporary folder as working directory. New examples are picked up by the glob.
+
+The examples are also the docs gallery (sphinx-gallery), which needs a header
+docstring (a title underlined with ``=``, then text) and executes the
+``plot_*.py`` scripts, capturing the figures they leave open in pyplot.
+"""
+
+import ast
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
+
+# Runs the example as `python script.py` would (as __main__, with its path as
+# sys.argv[0] and its folder first on sys.path), then reports how many pyplot
+# figures it left open: what sphinx-gallery captures.
+RUNNER = """
+import runpy, sys
+script = sys.argv[1]
+sys.argv = [script]
+sys.path[0] = __import__("os").path.dirname(script)
+runpy.run_path(script, run_name="__main__")
+import matplotlib.pyplot as plt
+print(f"[test_examples] pyplot figures: {len(plt.get_fignums())}")
+"""
+
+# Each example reports an accuracy, e.g. "test accuracy: 0.8420".
+ACCURACY = re.compile(r"accuracy[^\n]*?:\s*(0\.\d+|1\.0+)\b", re.IGNORECASE)
+
+
+def test_examples_are_found():
+    names = {path.name for path in EXAMPLES}
+    assert {"train_mnist.py", "plot_pipeline.py", "plot_grid_search.py"} <= names
+
+
+@pytest.mark.parametrize("script", EXAMPLES, ids=lambda path: path.name)
+def test_example_has_gallery_header(script):
+    docstring = ast.get_docstring(ast.parse(script.read_text(encoding="utf-8")))
+    assert docstring, f"{script.name} has no module docstring"
+    lines = docstring.splitlines()
+    # Optional overline, title, underline of "=" at least as long, then text.
+    if set(lines[0]) == {"="}:
+        assert lines[2] == lines[0], f"{script.name}: overline and underline differ"
+        lines = lines[1:]
+    title, underline = lines[0].strip(), lines[1]
+    assert title and set(underline) == {"="}, f"{script.name}: no '=' title"
+    assert len(underline) >= len(title), f"{script.name}: underline too short"
+    assert any(line.strip() for line in lines[2:]), f"{script.name}: no paragraph"
+    assert "SKMNIST_EXAMPLE_SIZE" in script.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("script", EXAMPLES, ids=lambda path: path.name)
+def test_example_runs_small(script, tmp_path):
+    env = dict(os.environ)
+    env.update(SKMNIST_EXAMPLE_SIZE="small", MPLBACKEND="Agg")
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # The skmnist of this checkout, whatever is installed.
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(ROOT), env.get("PYTHONPATH")) if p
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", RUNNER, str(script)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    output = f"--- stdout ---\n{proc.stdout}\n--- stderr ---\n{proc.stderr[-5000:]}"
+    assert proc.returncode == 0, output
+    accuracies = [float(value) for value in ACCURACY.findall(proc.stdout)]
+    assert accuracies, f"{script.name} printed no accuracy\n{output}"
+    # Tiny networks trained for an epoch or two on 2,000 digits: far from the
+    # reference model, but well above chance (0.1).
+    assert max(accuracies) > 0.3, output
+    figures = int(re.search(r"pyplot figures: (\d+)", proc.stdout).group(1))
+    if script.name.startswith("plot_"):
+        assert figures >= 1, f"{script.name} left no pyplot figure for the gallery"
+    # Examples write nothing into the folder they are run from.
+    assert list(tmp_path.iterdir()) == [], output
