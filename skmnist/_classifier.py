@@ -350,16 +350,20 @@ class MNISTClassifier(KerasClassifier):
             loss="sparse_categorical_crossentropy", categories=categories
         )
 
-    def _build_keras_model(self):
-        model = build_mlp(
+    def _network(self, seed=None):
+        """The uncompiled network these hyperparameters and fitted widths give."""
+        return build_mlp(
             self.n_features_in_,
             self.n_classes_,
             hidden_size=self.hidden_size,
             n_hidden_layers=self.n_hidden_layers,
             activation=self.activation,
             dropout=self.dropout,
-            seed=self._fit_seed,
+            seed=seed,
         )
+
+    def _build_keras_model(self):
+        model = self._network(seed=self._fit_seed)
         model.compile(
             optimizer=make_optimizer(self.optimizer, self.learning_rate),
             loss="sparse_categorical_crossentropy",

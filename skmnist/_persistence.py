@@ -679,8 +679,6 @@ def _load_network(keras_bytes, clf, path):
     """Load the .keras member in safe mode; check it is the network clf builds."""
     import keras
 
-    from ._model import build_mlp
-
     where = f"its Keras model {_KERAS_MEMBER!r}"
     try:
         with zipfile.ZipFile(io.BytesIO(keras_bytes)) as archive:
@@ -725,14 +723,7 @@ def _load_network(keras_bytes, clf, path):
             path, f"{where} cannot be loaded safely: {_describe_exc(exc)}"
         ) from exc
 
-    expected = build_mlp(
-        clf.n_features_in_,
-        clf.n_classes_,
-        hidden_size=clf.hidden_size,
-        n_hidden_layers=clf.n_hidden_layers,
-        activation=clf.activation,
-        dropout=clf.dropout,
-    )
+    expected = clf._network()
     if _plain(model.get_config()) != _plain(expected.get_config()):
         raise ModelFileError(
             path,
