@@ -45,11 +45,11 @@ def sample_test():
 
 @pytest.fixture(scope="module")
 def small_pipeline():
-    """A small model trained on the packaged sample (hidden 32, 3 epochs)."""
+    """A small model trained on the packaged sample (hidden 128, 10 epochs)."""
     from skmnist import make_mnist_pipeline
 
     X, y = load_mnist_sample(subset="train", return_X_y=True)
-    return make_mnist_pipeline(hidden_size=32, epochs=3, random_state=0).fit(X, y)
+    return make_mnist_pipeline(hidden_size=128, epochs=10, random_state=0).fit(X, y)
 
 
 # -- images drawn with Pillow ----------------------------------------------------------
