@@ -60,7 +60,7 @@ folder = tempfile.TemporaryDirectory(prefix="skmnist-example-")
 
 # %%
 # joblib: any fitted estimator, from trusted sources only
-# ------------------------------------------------------
+# -------------------------------------------------------
 # joblib.dump pickles the pipeline; the Keras network inside is saved with it.
 path = os.path.join(folder.name, "pipeline.joblib")
 joblib.dump(pipe, path)
