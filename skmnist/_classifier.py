@@ -392,8 +392,10 @@ class MNISTClassifier(KerasClassifier):
             y = sample_weight = None
             kwargs.update(batch_size=None, shuffle=False)
             if val is not None:
+                # Evaluated in batches as large as predictions are: fewer steps
+                # and compiled shapes, the same mean loss and accuracy.
                 kwargs["validation_data"] = _tf_batches(
-                    tensors, val, self.batch_size, shuffle=False
+                    tensors, val, max(self.batch_size, _PREDICT_CHUNK), shuffle=False
                 )
         else:
             if val is not None:
