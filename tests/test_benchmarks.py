@@ -233,3 +233,24 @@ def test_report_notes_source_changes_during_a_run():
     assert "b: v1 v2" in note
     assert "gemm" not in note
     assert report.source_note(runs[:2]) is None
+
+
+def test_readme_table_takes_the_main_table():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "readme_table",
+        Path(__file__).resolve().parent.parent / "benchmarks" / "readme_table.py",
+    )
+    readme_table = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(readme_table)
+    markdown = (
+        "# title\n\nCommand: `python benchmarks/run.py` (today).\n\n"
+        "| contender | fit s |\n|:--|--:|\n| (a) | 40 |\n| (b) | 20 |\n\n"
+        "| target | value |\n|:--|--:|\n| x | 1 |\n"
+    )
+    table = readme_table.main_table(markdown)
+    assert table.startswith("Command: `python benchmarks/run.py`")
+    assert "| (b) | 20 |" in table and "| target |" not in table
+    readme = Path(__file__).resolve().parent.parent / "README.md"
+    assert readme.read_text().count(readme_table.START) == 1
