@@ -131,10 +131,13 @@ class MNISTClassifier(KerasClassifier):
         always on JAX, which needs it. Prediction never uses XLA: it is too
         short to repay compiling.
 
-    steps_per_execution : int, default=64
-        Number of batches Keras runs per compiled call. Larger values cut Python
-        overhead per batch (the result is the same); batch-level callbacks and the
-        progress bar are updated once per call.
+    steps_per_execution : "epoch" or int, default="epoch"
+        Number of batches Keras runs per compiled call. "epoch" runs a whole epoch
+        per call, as one uninterrupted stream of batches across epochs (Keras
+        otherwise restarts its input pipeline each epoch, which stalls the start
+        of many epochs). The batches and so the model are the same whatever the
+        value; batch-level callbacks, and Keras's progress bar with ``verbose=1``,
+        are updated once per call, so pass e.g. 32 to watch an epoch progress.
 
     Attributes
     ----------
@@ -203,7 +206,10 @@ class MNISTClassifier(KerasClassifier):
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "jit_compile": ["boolean", StrOptions({"auto"})],
-        "steps_per_execution": [Interval(Integral, 1, None, closed="left")],
+        "steps_per_execution": [
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"epoch"}),
+        ],
     }
 
     # scikeras's own __init__ is not called: it would set its model-building
@@ -228,7 +234,7 @@ class MNISTClassifier(KerasClassifier):
         random_state=None,
         verbose=0,
         jit_compile="auto",
-        steps_per_execution=64,
+        steps_per_execution="epoch",
     ):
         self.hidden_size = hidden_size
         self.n_hidden_layers = n_hidden_layers
@@ -370,7 +376,6 @@ class MNISTClassifier(KerasClassifier):
             metrics=["accuracy"],
             # XLA is switched on per fit in _fit_keras_model, never for predict.
             jit_compile=False,
-            steps_per_execution=self.steps_per_execution,
         )
         return model
 
@@ -381,16 +386,27 @@ class MNISTClassifier(KerasClassifier):
         # by class validates on the last class only: hold out a stratified set.
         kwargs["validation_split"] = 0.0
         train, val = self._split(y)
+        steps_per_epoch = math.ceil(len(train) / self.batch_size)
+        whole_epochs = self.steps_per_execution == "epoch"
         arrays = (X, y) if sample_weight is None else (X, y, sample_weight)
         if keras.backend.backend() == "tensorflow":
             # Feed batches gathered from one tensor of all rows, rather than
             # handing Keras a copy of the training rows that it copies again.
             tensors = _to_tensors(arrays)
             X = _tf_batches(
-                tensors, train, self.batch_size, self.shuffle, seed=self._fit_seed
+                tensors,
+                train,
+                self.batch_size,
+                self.shuffle,
+                seed=self._fit_seed,
+                repeat=whole_epochs,
             )
             y = sample_weight = None
             kwargs.update(batch_size=None, shuffle=False)
+            if whole_epochs:
+                # One endless stream of epochs and a fixed steps_per_epoch: Keras
+                # keeps one iterator for the whole fit.
+                kwargs["steps_per_epoch"] = steps_per_epoch
             if val is not None:
                 # Evaluated in batches as large as predictions are: fewer steps
                 # and compiled shapes, the same mean loss and accuracy.
@@ -410,19 +426,23 @@ class MNISTClassifier(KerasClassifier):
             )
             self._fit_callbacks = [*user_callbacks, stopper]
         model = self.model_
-        xla = self._use_xla(len(train), epochs)
-        if xla != getattr(self, "_xla_train_function", None):
-            # Keras builds its train/test functions lazily with the model's
-            # jit_compile setting and caches them: rebuild on a change.
+        settings = (
+            self._use_xla(len(train), epochs),
+            steps_per_epoch if whole_epochs else self.steps_per_execution,
+        )
+        if settings != getattr(self, "_train_settings", None):
+            # Keras builds its train/test functions lazily from the model's
+            # jit_compile and steps_per_execution and caches them: rebuild them
+            # when those change.
             model.train_function = model.test_function = None
-        model.jit_compile = xla
+        model.jit_compile, model.steps_per_execution = settings
         try:
             super()._fit_keras_model(
                 X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs
             )
         finally:
             self._fit_callbacks = user_callbacks
-            self._xla_train_function = xla
+            self._train_settings = settings
             model.jit_compile = False  # predict_function, built later, stays plain
         self.history_ = {
             key: [float(v) for v in values] for key, values in self.history_.items()
@@ -555,13 +575,14 @@ def _to_tensors(arrays):
     return tuple(tf.convert_to_tensor(a) for a in arrays)
 
 
-def _tf_batches(tensors, indices, batch_size, shuffle, seed=None):
+def _tf_batches(tensors, indices, batch_size, shuffle, seed=None, repeat=False):
     """A tf.data pipeline of batches of ``tensors``' rows at ``indices``.
 
     The same batches as Keras makes from arrays: each epoch a new permutation of
     the rows (when ``shuffle``), cut into batches of ``batch_size`` and a last
     partial batch, each gathered from the full tensors. A ``seed`` fixes the
     sequence of permutations without TensorFlow's global seed, which threads share.
+    With ``repeat``, epoch follows epoch endlessly, each with its own permutation.
     """
     import tensorflow as tf
 
@@ -569,8 +590,18 @@ def _tf_batches(tensors, indices, batch_size, shuffle, seed=None):
     n_full = n_rows // batch_size
     index_tensor = tf.constant(indices, dtype=tf.int64)
 
+    # A seeded fit shuffles statelessly from (seed, epoch): the same order for the
+    # same seed, a new order each epoch, whether Keras restarts the pipeline each
+    # epoch or not (a seeded stateful shuffle would repeat its first order then).
+    epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
+
     def permutation(_):
-        return tf.random.shuffle(index_tensor, seed=seed) if shuffle else index_tensor
+        if not shuffle:
+            return index_tensor
+        if seed is None:
+            return tf.random.shuffle(index_tensor)
+        seeds = tf.stack([tf.constant(seed, tf.int64), epoch.assign_add(1)])
+        return tf.random.experimental.stateless_shuffle(index_tensor, seed=seeds)
 
     def batch_indices(order):
         full = tf.reshape(order[: n_full * batch_size], (n_full, batch_size))
@@ -581,16 +612,20 @@ def _tf_batches(tensors, indices, batch_size, shuffle, seed=None):
             )
         return batches
 
+    epochs = tf.data.Dataset.range(1)
+    if repeat:
+        epochs = epochs.repeat()
     dataset = (
-        tf.data.Dataset.range(1)
-        .map(permutation)
+        epochs.map(permutation)
         .flat_map(batch_indices)
         .map(
             lambda rows: tuple(tf.gather(t, rows) for t in tensors),
             num_parallel_calls=tf.data.AUTOTUNE,
         )
-        .apply(tf.data.experimental.assert_cardinality(math.ceil(n_rows / batch_size)))
     )
+    if not repeat:
+        n_batches = math.ceil(n_rows / batch_size)
+        dataset = dataset.apply(tf.data.experimental.assert_cardinality(n_batches))
     options = tf.data.Options()
     # Keras sets these too: the shuffle is a stateful op; the default graph
     # rewrites only slow this simple pipeline down.

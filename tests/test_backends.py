@@ -22,7 +22,7 @@ _JAX_FIT = textwrap.dedent(
     proba = pipe.predict_proba(X_test)
     assert proba.shape == (500, 10)
     assert np.array_equal(proba, again.predict_proba(X_test)), "not reproducible"
-    assert pipe.named_steps["mlp"]._xla_train_function  # JAX always compiles
+    assert pipe.named_steps["mlp"]._train_settings[0]  # JAX always compiles
     unseeded = MNISTClassifier(hidden_size=8, epochs=1).fit(X.reshape(-1, 784), y)
     print("accuracy", pipe.score(X_test, y_test), unseeded.n_iter_)
     """

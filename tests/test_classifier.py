@@ -65,7 +65,7 @@ def test_defaults_are_the_reference_model():
         "random_state": None,
         "verbose": 0,
         "jit_compile": "auto",
-        "steps_per_execution": 64,
+        "steps_per_execution": "epoch",
     }
 
 
@@ -346,19 +346,29 @@ def test_at_least_one_sample_of_each_class_is_held_out():
     np.testing.assert_array_equal(np.sort(y[val]), [0, 1, 2])
 
 
-def test_batches_match_keras_batching():
+@pytest.mark.parametrize("seed", [None, 5])
+def test_batches_match_keras_batching(seed):
     import tensorflow as tf
 
     from skmnist._classifier import _tf_batches
 
     rows = tf.range(1000, 1300)
     indices = np.arange(0, 300, 2)  # 150 rows -> batches of 64, 64, 22
-    dataset = _tf_batches((rows,), indices, 64, shuffle=True)
+    dataset = _tf_batches((rows,), indices, 64, shuffle=True, seed=seed)
     epochs = [[b[0].numpy() for b in dataset] for _ in range(2)]
     for batches in epochs:
         assert [len(b) for b in batches] == [64, 64, 22]
         np.testing.assert_array_equal(np.sort(np.concatenate(batches)), 1000 + indices)
     assert not np.array_equal(np.concatenate(epochs[0]), np.concatenate(epochs[1]))
+    if seed is not None:  # the same orders again, and as one endless stream
+        again = _tf_batches((rows,), indices, 64, shuffle=True, seed=seed)
+        np.testing.assert_array_equal(
+            np.concatenate([b[0].numpy() for b in again]), np.concatenate(epochs[0])
+        )
+        stream = iter(_tf_batches((rows,), indices, 64, True, seed=seed, repeat=True))
+        for batches in epochs:
+            for batch in batches:
+                np.testing.assert_array_equal(next(stream)[0].numpy(), batch)
     plain = [b[0].numpy() for b in _tf_batches((rows,), indices, 64, shuffle=False)]
     np.testing.assert_array_equal(np.concatenate(plain), 1000 + indices)
     assert len(dataset) == 3
@@ -554,15 +564,22 @@ def test_xla_training_matches_plain_training(blobs):
     X, y = blobs
     plain = _fit(X, y, jit_compile=False)
     xla = _fit(X, y, jit_compile=True)
-    assert xla._xla_train_function and not plain._xla_train_function
+    assert xla._train_settings[0] and not plain._train_settings[0]
     assert xla.model_.jit_compile is False  # prediction is never compiled
     np.testing.assert_allclose(
         xla.predict_proba(X), plain.predict_proba(X), rtol=1e-3, atol=1e-5
     )
 
 
-def test_steps_per_execution_does_not_change_the_model(blobs):
-    X, y = blobs
-    one = _fit(X, y, steps_per_execution=1).predict_proba(X)
-    many = _fit(X, y, steps_per_execution=64).predict_proba(X)
-    np.testing.assert_allclose(one, many, rtol=1e-5, atol=1e-7)
+@pytest.mark.parametrize("steps_per_execution", [1, 3, 64, "epoch"])
+def test_steps_per_execution_does_not_change_the_model(blobs, steps_per_execution):
+    X, y = blobs  # 135 training rows: 5 batches of 32 (the last of 7) per epoch
+    reference = _fit(X, y, steps_per_execution=1)
+    clf = _fit(X, y, steps_per_execution=steps_per_execution)
+    assert int(clf.model_.optimizer.iterations) == 3 * 5  # no epoch runs over
+    np.testing.assert_allclose(
+        clf.predict_proba(X), reference.predict_proba(X), rtol=1e-5, atol=1e-7
+    )
+    np.testing.assert_allclose(
+        clf.history_["val_loss"], reference.history_["val_loss"], rtol=1e-5
+    )
