@@ -399,12 +399,12 @@ class MNISTClassifier(KerasClassifier):
                 self.batch_size,
                 self.shuffle,
                 seed=self._fit_seed,
-                repeat=whole_epochs,
+                repeat=epochs if whole_epochs else 1,
             )
             y = sample_weight = None
             kwargs.update(batch_size=None, shuffle=False)
             if whole_epochs:
-                # One endless stream of epochs and a fixed steps_per_epoch: Keras
+                # One stream of all the epochs and a fixed steps_per_epoch: Keras
                 # keeps one iterator for the whole fit.
                 kwargs["steps_per_epoch"] = steps_per_epoch
             if val is not None:
@@ -575,14 +575,15 @@ def _to_tensors(arrays):
     return tuple(tf.convert_to_tensor(a) for a in arrays)
 
 
-def _tf_batches(tensors, indices, batch_size, shuffle, seed=None, repeat=False):
+def _tf_batches(tensors, indices, batch_size, shuffle, seed=None, repeat=1):
     """A tf.data pipeline of batches of ``tensors``' rows at ``indices``.
 
     The same batches as Keras makes from arrays: each epoch a new permutation of
     the rows (when ``shuffle``), cut into batches of ``batch_size`` and a last
     partial batch, each gathered from the full tensors. A ``seed`` fixes the
     sequence of permutations without TensorFlow's global seed, which threads share.
-    With ``repeat``, epoch follows epoch endlessly, each with its own permutation.
+    With ``repeat`` > 1, that many epochs follow each other in one stream, each
+    with its own permutation.
     """
     import tensorflow as tf
 
@@ -612,28 +613,32 @@ def _tf_batches(tensors, indices, batch_size, shuffle, seed=None, repeat=False):
             )
         return batches
 
-    epochs = tf.data.Dataset.range(1)
-    if repeat:
-        epochs = epochs.repeat()
+    # A finite stream: at the end of a fit its iterator is exhausted, where
+    # deleting an endless one with batches in flight took seconds.
+    epochs = tf.data.Dataset.range(repeat)
     dataset = (
         epochs.map(permutation)
         .flat_map(batch_indices)
         .map(
             lambda rows: tuple(tf.gather(t, rows) for t in tensors),
-            num_parallel_calls=tf.data.AUTOTUNE,
+            num_parallel_calls=1,
         )
     )
-    if not repeat:
-        n_batches = math.ceil(n_rows / batch_size)
-        dataset = dataset.apply(tf.data.experimental.assert_cardinality(n_batches))
+    n_batches = math.ceil(n_rows / batch_size) * repeat
+    dataset = dataset.apply(tf.data.experimental.assert_cardinality(n_batches))
     options = tf.data.Options()
     # Keras sets these too: the shuffle is a stateful op; the default graph
     # rewrites only slow this simple pipeline down.
     options.experimental_optimization.apply_default_optimizations = False
+    # No autotuning: deleting an iterator waits for the autotuning thread, which
+    # stalled the end of each fit (and, with one iterator per epoch, each epoch
+    # start) by up to 5 s. A gather per batch needs no tuning, and one thread
+    # for it leaves the cores to the training step.
+    options.autotune.enabled = False
     options.experimental_external_state_policy = (
         tf.data.experimental.ExternalStatePolicy.IGNORE
     )
-    return dataset.with_options(options).prefetch(tf.data.AUTOTUNE)
+    return dataset.with_options(options).prefetch(8)
 
 
 def _copy_weights(sample_weight):

@@ -365,7 +365,7 @@ def test_batches_match_keras_batching(seed):
         np.testing.assert_array_equal(
             np.concatenate([b[0].numpy() for b in again]), np.concatenate(epochs[0])
         )
-        stream = iter(_tf_batches((rows,), indices, 64, True, seed=seed, repeat=True))
+        stream = iter(_tf_batches((rows,), indices, 64, True, seed=seed, repeat=2))
         for batches in epochs:
             for batch in batches:
                 np.testing.assert_array_equal(next(stream)[0].numpy(), batch)
