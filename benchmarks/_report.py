@@ -4,6 +4,8 @@ Pure functions of the list of per-process results (standard library only), so
 that they can be tested without running anything.
 """
 
+import importlib.metadata
+import os
 import statistics
 
 LABELS = {
@@ -15,6 +17,22 @@ LABELS = {
 
 # Forward + backward pass of a dense network: about 6 FLOP per weight per sample.
 FLOP_PER_PARAM_PER_SAMPLE = 6
+
+
+def package_version(dist):
+    """Installed version of the distribution `dist`, or None."""
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def loadavg():
+    """The machine's 1, 5 and 15 minute load averages, or None where unknown."""
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
 
 
 def _median(values):

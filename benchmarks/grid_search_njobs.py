@@ -36,7 +36,6 @@ speed-up is below 1.0 at full size.
 
 import argparse
 import datetime
-import importlib.metadata
 import json
 import os
 import platform
@@ -52,6 +51,7 @@ REPO = os.path.dirname(HERE)
 sys.path.insert(0, REPO)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import _report  # noqa: E402  (benchmarks/ is sys.path[0] for this script)
 import joblib  # noqa: E402
 import numpy as np  # noqa: E402
 
@@ -291,7 +291,7 @@ def time_search(X, y, n_jobs, args):
         refit=False,
         n_jobs=n_jobs,
     )
-    load = _loadavg()
+    load = _report.loadavg()
     with ThreadSampler() as sampler:
         start = time.perf_counter()
         search.fit(X, y)
@@ -318,20 +318,6 @@ def time_search(X, y, n_jobs, args):
 
 
 # -- reporting -------------------------------------------------------------------
-
-
-def _loadavg():
-    try:
-        return [round(v, 2) for v in os.getloadavg()]
-    except (AttributeError, OSError):
-        return None
-
-
-def _version(dist):
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return None
 
 
 def summarize(runs):
@@ -465,7 +451,7 @@ def main(argv=None):
         f"{args.repeats} repeat(s) of n_jobs=1, n_jobs=2",
         flush=True,
     )
-    load_start = _loadavg()
+    load_start = _report.loadavg()
     started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
     # Start TensorFlow here, and the loky workers, before anything is timed.
@@ -521,9 +507,9 @@ def main(argv=None):
             "platform": platform.platform(),
             "python": platform.python_version(),
             "loadavg_start": load_start,
-            "loadavg_end": _loadavg(),
+            "loadavg_end": _report.loadavg(),
             "versions": {
-                dist: _version(dist)
+                dist: _report.package_version(dist)
                 for dist in ("tensorflow", "keras", "scikit-learn", "joblib")
             },
         },

@@ -144,20 +144,6 @@ def parse_args(argv=None):
     return args
 
 
-def _version(dist):
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-def _loadavg():
-    try:
-        return list(os.getloadavg())
-    except (AttributeError, OSError):
-        return None
-
-
 def child_env(name):
     env = dict(os.environ)
     # Measure the skmnist next to this script, whatever is installed.
@@ -218,7 +204,7 @@ def run_child(name, seed, rep, args):
         "name": name,
         "seed": seed,
         "rep": rep,
-        "loadavg_before": _loadavg(),
+        "loadavg_before": _report.loadavg(),
         "skmnist_source": source_digest(),
         "started": datetime.datetime.now(datetime.timezone.utc).isoformat(
             timespec="seconds"
@@ -348,7 +334,7 @@ def main(argv=None):
     )
 
     started = datetime.datetime.now(datetime.timezone.utc)
-    load_start = _loadavg()
+    load_start = _report.loadavg()
     runs = []
     for rep, seed in enumerate(seeds, start=1):
         print(f"repetition {rep}/{args.repeats} (seed {seed})", flush=True)
@@ -356,7 +342,7 @@ def main(argv=None):
             result = run_child(name, seed, rep, args)
             runs.append(result)
             print(describe(result), flush=True)
-    load_end = _loadavg()
+    load_end = _report.loadavg()
     summary = _report.summarize(runs, args.contenders)
     targets = _report.evaluate_targets(summary, enforced=args.size == "full")
     failures = [
@@ -365,7 +351,7 @@ def main(argv=None):
         if not r.get("ok")
     ]
     versions = {
-        dist: _version(dist)
+        dist: _report.package_version(dist)
         for dist in ("skmnist", "tensorflow", "keras", "jax", "scikit-learn", "numpy")
     }
     versions = {"python": platform.python_version(), **versions}

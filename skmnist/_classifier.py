@@ -532,8 +532,7 @@ class MNISTClassifier(KerasClassifier):
         proba : ndarray of shape (n_samples, n_classes)
             Probability of each class, columns in the order of ``classes_``.
         """
-        proba = self._predict_raw(X)
-        return np.asarray(proba).reshape(len(proba), self.n_classes_)
+        return self._predict_raw(X)
 
     def predict(self, X):
         """Predicted class labels.
@@ -613,8 +612,7 @@ def _tf_batches(tensors, indices, batch_size, shuffle, seed=None, repeat=1):
             )
         return batches
 
-    # A finite stream: at the end of a fit its iterator is exhausted, where
-    # deleting an endless one with batches in flight took seconds.
+    # Exactly the fit's epochs, so that the stream and the fit end together.
     epochs = tf.data.Dataset.range(repeat)
     dataset = (
         epochs.map(permutation)

@@ -70,30 +70,45 @@ def test_grid_search_is_stratified_and_saves(tmp_path):
     best = grid.best_estimator_
     assert best.named_steps["mlp"].hidden_size == grid.best_params_["mlp__hidden_size"]
 
-    joblib.dump(best, tmp_path / "best.joblib")
-    np.save(tmp_path / "X.npy", X[:50])
-    script = textwrap.dedent(
-        """
-        import sys
-        import joblib
-        import numpy as np
-        model = joblib.load(sys.argv[1])
-        np.save(sys.argv[3], model.predict_proba(np.load(sys.argv[2])))
-        """
+    np.testing.assert_array_equal(
+        _predict_proba_in_fresh_process(best, X[:50], tmp_path),
+        best.predict_proba(X[:50]),
     )
-    out = tmp_path / "proba.npy"
+
+
+def test_fitted_grid_search_reloads_in_a_fresh_process(tmp_path):
+    X, y = load_mnist_sample(return_X_y=True)
+    grid = GridSearchCV(
+        make_mnist_pipeline(epochs=1, batch_size=64, random_state=0),
+        {"mlp__hidden_size": [8, 16]},
+        cv=2,
+    ).fit(X[:300], y[:300])
+    np.testing.assert_array_equal(
+        _predict_proba_in_fresh_process(grid, X[:50], tmp_path),
+        grid.predict_proba(X[:50]),
+    )
+
+
+_LOAD_AND_PREDICT_PROBA = textwrap.dedent(
+    """
+    import sys
+    import joblib
+    import numpy as np
+    model = joblib.load(sys.argv[1])
+    np.save(sys.argv[3], model.predict_proba(np.load(sys.argv[2])))
+    """
+)
+
+
+def _predict_proba_in_fresh_process(model, X, folder):
+    """joblib.dump `model`, load it in a new Python and return its predict_proba(X)."""
+    paths = [folder / name for name in ("model.joblib", "X.npy", "proba.npy")]
+    joblib.dump(model, paths[0])
+    np.save(paths[1], X)
     subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            script,
-            str(tmp_path / "best.joblib"),
-            str(tmp_path / "X.npy"),
-            str(out),
-        ],
-        check=True,
+        [sys.executable, "-c", _LOAD_AND_PREDICT_PROBA, *map(str, paths)], check=True
     )
-    np.testing.assert_array_equal(np.load(out), best.predict_proba(X[:50]))
+    return np.load(paths[2])
 
 
 def test_default_pipeline_on_real_mnist(mnist_train, mnist_test):
