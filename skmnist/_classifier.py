@@ -1,26 +1,34 @@
 """MNISTClassifier: the Keras MNIST perceptron as a scikit-learn classifier."""
 
+# Keras (and TensorFlow) start through skmnist._runtime, before another import can
+# start them with their start-up log lines.
+from ._runtime import keras, prepare_runtime
+
+# isort: split
+
+import contextlib
 import math
+import numbers
 from numbers import Integral, Real
 
-import keras
 import numpy as np
 from scikeras.utils.transformers import ClassifierLabelEncoder
 from scikeras.wrappers import KerasClassifier
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import train_test_split
-from sklearn.utils import ClassifierTags
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils import ClassifierTags, check_random_state
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from ._compat import draw_seed, limit_tensorflow_threads, seeded
-from ._model import build_mlp, make_optimizer
+from . import _compiled, _training
+from ._fixes import Interval, InvalidParameterError, StrOptions, get_param_names
+from ._model import build_mlp, check_activation, make_optimizer, optimizer_key
 
 __all__ = ["MNISTClassifier"]
 
-# XLA compiling costs 1-2 s per fit on the CPU and saves ~40% of training time:
-# worth it from about this many (steps x parameters) on.
+# XLA compiling costs up to a second or two per network and data shape and saves
+# ~30% of training time on the CPU: worth it from about this many
+# (steps x parameters) on.
 _XLA_MIN_PARAMETER_UPDATES = 1e9
 # Rows per compiled prediction call: large enough to amortise the call, small
 # enough to bound the activations' memory (8192 x 512 floats = 16 MiB a layer).
@@ -40,9 +48,18 @@ class MNISTClassifier(KerasClassifier):
     ``MNISTClassifier`` derives from :class:`scikeras.wrappers.KerasClassifier` and
     closes the gaps between scikeras 0.13 and scikit-learn >= 1.6: it is a
     classifier to :func:`sklearn.base.is_classifier` (so cross-validation is
-    stratified), validates input with :func:`sklearn.utils.validation.validate_data`,
-    seeds training without leaking global TensorFlow state, and holds out a
-    stratified validation set instead of Keras's last rows.
+    stratified), validates input with :func:`sklearn.utils.validation.validate_data`
+    and checks every parameter before building anything, seeds training without
+    touching any global random state, and holds out a stratified validation set
+    instead of Keras's last rows. Training runs the Keras network through
+    compiled steps that are traced once per network and process and reused by
+    every later fit, so that many fits in one process (a grid search) neither
+    grow in memory nor pay for tracing again.
+
+    A fit that raises leaves the estimator as it was before the call. A fit
+    interrupted with ``KeyboardInterrupt`` after its first epoch stops with a
+    warning and keeps the weights reached, as
+    :class:`~sklearn.neural_network.MLPClassifier` does.
 
     The input width comes from the data (``n_features_in_``) and the output width
     from the classes seen in ``fit``; feed it flattened images scaled to [0, 1],
@@ -112,10 +129,11 @@ class MNISTClassifier(KerasClassifier):
 
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, the validation split, batch shuffling and
-        dropout. An int gives identical models across fits and processes on the
-        same machine; a ``RandomState`` gives a seed drawn from it. Python's,
-        NumPy's, TensorFlow's and Keras's global random state are restored after
-        fit, and TensorFlow's op determinism setting is never changed.
+        dropout. An int gives identical models across fits, threads and
+        processes on the same machine; a ``RandomState`` gives a seed drawn from
+        it. A fit never reads or sets Python's, NumPy's, TensorFlow's or Keras's
+        global random state (None draws the split from NumPy's global state, as
+        scikit-learn's estimators do).
         See :term:`Glossary <random_state>`.
 
     verbose : int, default=0
@@ -124,20 +142,19 @@ class MNISTClassifier(KerasClassifier):
 
     jit_compile : "auto" or bool, default="auto"
         Whether training steps are compiled with XLA. XLA does not change the
-        model and trains markedly faster on the CPU (where Keras leaves it off),
-        but compiling costs a second or two per fit. "auto" uses it on the
-        TensorFlow backend when a fit is large enough to repay that (about 1e9
-        parameter updates: the reference fit on full MNIST makes 5.7e9), and
-        always on JAX, which needs it. Prediction never uses XLA: it is too
-        short to repay compiling.
+        model (up to floating-point rounding) and trains faster on the CPU, but
+        compiling costs up to a second or two, once per network and data shape
+        in a process (see :ref:`compiled networks <compiled_networks>`). "auto"
+        uses it on the TensorFlow backend when a fit makes enough parameter
+        updates to repay that, and always on JAX, which needs it. Prediction
+        never uses XLA.
 
     steps_per_execution : "epoch" or int, default="epoch"
-        Number of batches Keras runs per compiled call. "epoch" runs a whole epoch
-        per call, as one uninterrupted stream of batches across epochs (Keras
-        otherwise restarts its input pipeline each epoch, which stalls the start
-        of many epochs). The batches and so the model are the same whatever the
-        value; batch-level callbacks, and Keras's progress bar with ``verbose=1``,
-        are updated once per call, so pass e.g. 32 to watch an epoch progress.
+        Number of batches trained per compiled call. "epoch" trains a whole
+        epoch per call. The batches and so the model are the same whatever the
+        value; batch-level callbacks, and Keras's progress bar with
+        ``verbose=1``, are updated once per call, so pass e.g. 32 to watch an
+        epoch progress.
 
     Attributes
     ----------
@@ -155,7 +172,8 @@ class MNISTClassifier(KerasClassifier):
         names that are all strings.
 
     model_ : keras.Model
-        The trained Keras model.
+        The trained Keras model (compiled, with its optimizer's state): input
+        rows -> class probabilities.
 
     history_ : dict of str to list of float
         Per-epoch training history: ``"loss"`` and ``"accuracy"``, and with a
@@ -260,7 +278,7 @@ class MNISTClassifier(KerasClassifier):
 
     # scikeras lists parameters from the instance's __dict__; scikit-learn (and
     # clone, get_params, GridSearchCV) read them from the __init__ signature.
-    _get_param_names = classmethod(BaseEstimator._get_param_names.__func__)
+    _get_param_names = classmethod(get_param_names)
     __repr__ = BaseEstimator.__repr__
     score = ClassifierMixin.score
 
@@ -290,23 +308,23 @@ class MNISTClassifier(KerasClassifier):
         y : array-like of shape (n_samples,)
             Class labels of any type (ints, strings, ...).
         sample_weight : array-like of shape (n_samples,), default=None
-            Per-sample weights of the training loss.
+            Non-negative, finite per-sample weights of the training loss.
 
         Returns
         -------
         self : MNISTClassifier
             The fitted classifier.
         """
-        self._validate_params()
-        if self.early_stopping and self.validation_split == 0:
-            raise ValueError(
-                "early_stopping=True needs held-out data to watch, but "
-                "validation_split=0.0; set validation_split > 0 (e.g. 0.1)."
-            )
-        with self._fit_context():
-            # KerasClassifier multiplies class weights into sample_weight in place:
-            # hand it our own copy, never the caller's array.
-            super().fit(X, y, sample_weight=_copy_weights(sample_weight))
+        self._check_params()
+        labels = _labels(y)
+        _check_class_weight(self.class_weight, np.unique(labels))
+        sample_weight = _check_sample_weight(sample_weight, len(labels))
+        self._fit_seed = _draw_seed(self.random_state)
+        reuses_model = self.warm_start and self.__sklearn_is_fitted__()
+        if reuses_model:
+            self._check_known_labels(labels, self.classes_, "fit with warm_start=True")
+        with self._rollback(reuses_model):
+            super().fit(X, y, sample_weight=sample_weight)
         return self
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):
@@ -320,33 +338,87 @@ class MNISTClassifier(KerasClassifier):
             Class labels.
         classes : array-like of shape (n_classes,), default=None
             All classes that may appear in any call; needed on the first call when
-            this batch does not hold every class.
+            this batch does not hold every class. Later calls may omit it, or must
+            pass the same classes.
         sample_weight : array-like of shape (n_samples,), default=None
-            Per-sample weights of the training loss.
+            Non-negative, finite per-sample weights of the training loss.
 
         Returns
         -------
         self : MNISTClassifier
             The updated classifier.
         """
-        self._validate_params()
-        with self._fit_context():
-            super().partial_fit(
-                X, y, classes=classes, sample_weight=_copy_weights(sample_weight)
-            )
+        self._check_params()
+        labels = _labels(y)
+        fitted = self.__sklearn_is_fitted__()
+        if classes is not None:
+            classes = np.unique(column_or_1d(classes))
+            if fitted and not np.array_equal(classes, self.classes_):
+                raise ValueError(
+                    f"partial_fit got classes={classes.tolist()}, but the first call "
+                    f"fixed the classes to {self.classes_.tolist()}; pass the same "
+                    "classes, or none after the first call."
+                )
+        known = self.classes_ if fitted else classes
+        if known is not None:
+            self._check_known_labels(labels, known, "partial_fit")
+        _check_class_weight(
+            self.class_weight, np.unique(labels) if known is None else known
+        )
+        sample_weight = _check_sample_weight(sample_weight, len(labels))
+        self._fit_seed = _draw_seed(self.random_state)
+        with self._rollback(fitted):
+            super().partial_fit(X, y, classes=classes, sample_weight=sample_weight)
         return self
 
-    def _fit_context(self):
-        limit_tensorflow_threads()
-        self._fit_seed = draw_seed(self.random_state)
-        return seeded(self._fit_seed)
+    def _check_params(self):
+        """Every parameter checked before any data is touched or Keras built."""
+        self._validate_params()
+        check_activation(self.activation)
+        make_optimizer(self.optimizer, self.learning_rate)
+        for callback in self.callbacks or []:
+            if not isinstance(callback, keras.callbacks.Callback):
+                raise InvalidParameterError(
+                    f"The 'callbacks' parameter of {type(self).__name__} must be a "
+                    "list of keras.callbacks.Callback instances, but it holds "
+                    f"{callback!r} (a {type(callback).__name__})."
+                )
+        if self.early_stopping and self.validation_split == 0:
+            raise ValueError(
+                "early_stopping=True needs held-out data to watch, but "
+                "validation_split=0.0; set validation_split > 0 (e.g. 0.1)."
+            )
+        prepare_runtime()
 
-    def _initialize(self, X, y=None):
-        X, y = super()._initialize(X, y)
-        # Seeding is done by `seeded` around the whole fit; scikeras's own seeding
-        # (keyed on this attribute) would switch TensorFlow's op determinism on.
-        self._random_state = None
-        return X, y
+    @staticmethod
+    def _check_known_labels(labels, classes, where):
+        unseen = np.setdiff1d(np.unique(labels), classes)
+        if len(unseen):
+            raise ValueError(
+                f"{where} got labels {unseen.tolist()} that are not among the "
+                f"classes the model was built for, {np.asarray(classes).tolist()}. "
+                "Pass every class in `classes` on the first call to partial_fit, or "
+                "refit from scratch (warm_start=False)."
+            )
+
+    @contextlib.contextmanager
+    def _rollback(self, reuses_model):
+        """Undo every change to this estimator if the fit inside raises."""
+        saved = dict(vars(self))
+        model = saved.get("model_") if reuses_model else None
+        state = None
+        if model is not None:
+            state = [v.numpy() for v in model.variables + model.optimizer.variables]
+        try:
+            yield
+        except BaseException:
+            vars(self).clear()
+            vars(self).update(saved)
+            if state is not None:
+                variables = model.variables + model.optimizer.variables
+                for variable, value in zip(variables, state, strict=True):
+                    variable.assign(value)
+            raise
 
     @property
     def target_encoder(self):
@@ -370,94 +442,79 @@ class MNISTClassifier(KerasClassifier):
 
     def _build_keras_model(self):
         model = self._network(seed=self._fit_seed)
+        optimizer = make_optimizer(self.optimizer, self.learning_rate)
         model.compile(
-            optimizer=make_optimizer(self.optimizer, self.learning_rate),
+            optimizer=optimizer,
             loss="sparse_categorical_crossentropy",
             metrics=["accuracy"],
-            # XLA is switched on per fit in _fit_keras_model, never for predict.
-            jit_compile=False,
+        )
+        optimizer.build(model.trainable_variables)
+        self._spec = _compiled.NetworkSpec(
+            n_features=self.n_features_in_,
+            n_classes=self.n_classes_,
+            hidden_size=self.hidden_size,
+            n_hidden_layers=self.n_hidden_layers,
+            activation=self.activation,
+            dropout=float(self.dropout),
         )
         return model
 
     def _fit_keras_model(
         self, X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs
     ):
-        # Keras's own validation_split takes the last rows, which for data sorted
-        # by class validates on the last class only: hold out a stratified set.
-        kwargs["validation_split"] = 0.0
-        train, val = self._split(y)
-        steps_per_epoch = math.ceil(len(train) / self.batch_size)
-        whole_epochs = self.steps_per_execution == "epoch"
-        arrays = (X, y) if sample_weight is None else (X, y, sample_weight)
-        if keras.backend.backend() == "tensorflow":
-            # Feed batches gathered from one tensor of all rows, rather than
-            # handing Keras a copy of the training rows that it copies again.
-            tensors = _to_tensors(arrays)
-            X = _tf_batches(
-                tensors,
-                train,
-                self.batch_size,
-                self.shuffle,
-                seed=self._fit_seed,
-                repeat=epochs if whole_epochs else 1,
-            )
-            y = sample_weight = None
-            kwargs.update(batch_size=None, shuffle=False)
-            if whole_epochs:
-                # One stream of all the epochs and a fixed steps_per_epoch: Keras
-                # keeps one iterator for the whole fit.
-                kwargs["steps_per_epoch"] = steps_per_epoch
-            if val is not None:
-                # Evaluated in batches as large as predictions are: fewer steps
-                # and compiled shapes, the same mean loss and accuracy.
-                kwargs["validation_data"] = _tf_batches(
-                    tensors, val, max(self.batch_size, _PREDICT_CHUNK), shuffle=False
-                )
-        else:
-            if val is not None:
-                kwargs["validation_data"] = tuple(a[val] for a in arrays)
-            X, y, *rest = (a[train] for a in arrays)
-            sample_weight = rest[0] if rest else None
+        y = np.asarray(y).reshape(-1).astype(np.int32)
+        if sample_weight is None:
+            sample_weight = np.ones(len(y), dtype=np.float32)
+        train_rows, val_rows = self._split(y)
+        model = self.model_
+        spec = self._spec.__class__(
+            **{
+                **vars(self._spec),
+                "optimizer": optimizer_key(model.optimizer),
+                "batch_size": self.batch_size,
+                "jit_compile": self._use_xla(len(train_rows), epochs),
+            }
+        )
+        network = _compiled.compiled_network(
+            spec, lambda: make_optimizer(self.optimizer, self.learning_rate)
+        )
+        callbacks = list(self._fit_callbacks)
         stopper = None
-        user_callbacks = self._fit_callbacks
         if self.early_stopping:
             stopper = keras.callbacks.EarlyStopping(
                 monitor="val_loss", patience=self.patience, restore_best_weights=True
             )
-            self._fit_callbacks = [*user_callbacks, stopper]
-        model = self.model_
-        settings = (
-            self._use_xla(len(train), epochs),
-            steps_per_epoch if whole_epochs else self.steps_per_execution,
-        )
-        if settings != getattr(self, "_train_settings", None):
-            # Keras builds its train/test functions lazily from the model's
-            # jit_compile and steps_per_execution and caches them: rebuild them
-            # when those change.
-            model.train_function = model.test_function = None
-        model.jit_compile, model.steps_per_execution = settings
-        try:
-            super()._fit_keras_model(
-                X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs
+            callbacks.append(stopper)
+        with network.session(model, X, y, sample_weight) as session:
+            history = _training.train(
+                session,
+                model,
+                train_rows=train_rows,
+                val_rows=val_rows,
+                epochs=epochs,
+                initial_epoch=initial_epoch,
+                batch_size=self.batch_size,
+                shuffle=self.shuffle,
+                seed=self._fit_seed,
+                steps_per_execution=self.steps_per_execution,
+                callbacks=callbacks,
+                verbose=self.verbose,
             )
-        finally:
-            self._fit_callbacks = user_callbacks
-            self._train_settings = settings
-            model.jit_compile = False  # predict_function, built later, stays plain
-        self.history_ = {
-            key: [float(v) for v in values] for key, values in self.history_.items()
-        }
+        if not warm_start or initial_epoch == 0 or not hasattr(self, "history_"):
+            self.history_ = {}
+        for key, values in history.items():
+            self.history_.setdefault(key, []).extend(float(v) for v in values)
         self.n_iter_ = len(self.history_["loss"])
+        vars(self).pop("best_epoch_", None)
         if stopper is not None:
             # Keras numbers epochs from initial_epoch, as history_ is indexed.
             self.best_epoch_ = int(stopper.best_epoch)
 
     def _use_xla(self, n_samples, epochs):
+        if keras.backend.backend() == "jax":
+            return True
         if self.jit_compile != "auto":
             return self.jit_compile
-        backend = keras.backend.backend()
-        if backend != "tensorflow":
-            return backend == "jax"
         n_steps = math.ceil(n_samples / self.batch_size) * epochs
         return n_steps * self.model_.count_params() >= _XLA_MIN_PARAMETER_UPDATES
 
@@ -551,95 +608,93 @@ class MNISTClassifier(KerasClassifier):
         return self.target_encoder_.inverse_transform(proba)
 
     def _predict_raw(self, X):
-        # scikeras goes through Keras's predict(), whose tf.data pipeline costs
-        # more than the network itself on MNIST-sized inputs: call the compiled
-        # predict step on large chunks instead (same rows, same results).
+        # Through the network's compiled forward pass, shared by every estimator
+        # of this architecture, rather than Keras's predict(), which traces a new
+        # function per model and costs more than the network on MNIST-sized input.
         check_is_fitted(self)
-        limit_tensorflow_threads()
+        prepare_runtime()
         X, _ = self._validate_data(X)
         X = self.feature_encoder_.transform(X)
-        return np.concatenate(
-            [
-                np.asarray(
-                    self.model_.predict_on_batch(X[start : start + _PREDICT_CHUNK])
-                )
-                for start in range(0, len(X), _PREDICT_CHUNK)
-            ]
-        )
+        predictor = _compiled.predictor(self._spec)
+        return predictor.predict_proba(self.model_, X, _PREDICT_CHUNK)
 
 
-def _to_tensors(arrays):
-    import tensorflow as tf
+def _draw_seed(random_state):
+    """An int seed for this fit from a scikit-learn ``random_state``, or None.
 
-    return tuple(tf.convert_to_tensor(a) for a in arrays)
-
-
-def _tf_batches(tensors, indices, batch_size, shuffle, seed=None, repeat=1):
-    """A tf.data pipeline of batches of ``tensors``' rows at ``indices``.
-
-    The same batches as Keras makes from arrays: each epoch a new permutation of
-    the rows (when ``shuffle``), cut into batches of ``batch_size`` and a last
-    partial batch, each gathered from the full tensors. A ``seed`` fixes the
-    sequence of permutations without TensorFlow's global seed, which threads share.
-    With ``repeat`` > 1, that many epochs follow each other in one stream, each
-    with its own permutation.
+    An int is used as it is; a ``RandomState`` gives a seed drawn from it
+    (advancing it, as scikit-learn estimators do), so two different states give
+    two different models.
     """
-    import tensorflow as tf
+    if random_state is None:
+        return None
+    if isinstance(random_state, numbers.Integral):
+        return int(random_state)
+    rng = check_random_state(random_state)
+    return int(rng.randint(np.iinfo(np.int32).max))
 
-    n_rows = len(indices)
-    n_full = n_rows // batch_size
-    index_tensor = tf.constant(indices, dtype=tf.int64)
 
-    # A seeded fit shuffles statelessly from (seed, epoch): the same order for the
-    # same seed, a new order each epoch, whether Keras restarts the pipeline each
-    # epoch or not (a seeded stateful shuffle would repeat its first order then).
-    epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
+def _labels(y):
+    """``y`` as a 1-D array, for the checks made before scikit-learn's own."""
+    y = np.asarray(y)
+    return y.reshape(-1) if y.ndim == 2 and y.shape[1] == 1 else y
 
-    def permutation(_):
-        if not shuffle:
-            return index_tensor
-        if seed is None:
-            return tf.random.shuffle(index_tensor)
-        seeds = tf.stack([tf.constant(seed, tf.int64), epoch.assign_add(1)])
-        return tf.random.experimental.stateless_shuffle(index_tensor, seed=seeds)
 
-    def batch_indices(order):
-        full = tf.reshape(order[: n_full * batch_size], (n_full, batch_size))
-        batches = tf.data.Dataset.from_tensor_slices(full)
-        if n_rows > n_full * batch_size:
-            batches = batches.concatenate(
-                tf.data.Dataset.from_tensors(order[n_full * batch_size :])
-            )
-        return batches
-
-    # Exactly the fit's epochs, so that the stream and the fit end together.
-    epochs = tf.data.Dataset.range(repeat)
-    dataset = (
-        epochs.map(permutation)
-        .flat_map(batch_indices)
-        .map(
-            lambda rows: tuple(tf.gather(t, rows) for t in tensors),
-            num_parallel_calls=1,
+def _check_class_weight(class_weight, classes):
+    if not isinstance(class_weight, dict):
+        return
+    unknown = [key for key in class_weight if key not in set(classes.tolist())]
+    if unknown:
+        raise ValueError(
+            f"class_weight has keys {unknown} that are not classes of y; the classes "
+            f"are {classes.tolist()}. Key class_weight by the labels themselves."
         )
-    )
-    n_batches = math.ceil(n_rows / batch_size) * repeat
-    dataset = dataset.apply(tf.data.experimental.assert_cardinality(n_batches))
-    options = tf.data.Options()
-    # Keras sets these too: the shuffle is a stateful op; the default graph
-    # rewrites only slow this simple pipeline down.
-    options.experimental_optimization.apply_default_optimizations = False
-    # No autotuning: deleting an iterator waits for the autotuning thread, which
-    # stalled the end of each fit (and, with one iterator per epoch, each epoch
-    # start) by up to 5 s. A gather per batch needs no tuning, and one thread
-    # for it leaves the cores to the training step.
-    options.autotune.enabled = False
-    options.experimental_external_state_policy = (
-        tf.data.experimental.ExternalStatePolicy.IGNORE
-    )
-    return dataset.with_options(options).prefetch(8)
+    bad = {k: v for k, v in class_weight.items() if not _is_weight(v)}
+    if bad:
+        raise ValueError(
+            f"class_weight values must be finite numbers >= 0, but got {bad}."
+        )
 
 
-def _copy_weights(sample_weight):
+def _is_weight(value):
+    return isinstance(value, Real) and np.isfinite(value) and value >= 0
+
+
+def _check_sample_weight(sample_weight, n_samples):
+    """A fresh float32 copy of valid sample weights (the caller's stays as it is)."""
     if sample_weight is None:
         return None
-    return np.array(sample_weight, dtype=np.float32)
+    if isinstance(sample_weight, Real):
+        sample_weight = np.full(n_samples, sample_weight)
+    try:
+        weights = np.array(sample_weight, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(
+            "sample_weight must be an array of numbers, one per sample, but got "
+            f"{type(sample_weight).__name__} that does not convert to numbers."
+        ) from None
+    if weights.shape != (n_samples,):
+        raise ValueError(
+            f"sample_weight has shape {weights.shape}, but y has {n_samples} "
+            f"samples: pass one weight per sample, shape ({n_samples},)."
+        )
+    bad = np.flatnonzero(~np.isfinite(weights))
+    if len(bad):
+        raise ValueError(
+            f"sample_weight contains {weights[bad[0]]} at index {bad[0]} "
+            f"({len(bad)} non-finite value(s)); sample weights must be finite "
+            "numbers >= 0."
+        )
+    negative = np.flatnonzero(weights < 0)
+    if len(negative):
+        raise ValueError(
+            f"sample_weight contains negative values ({weights[negative[0]]} at "
+            f"index {negative[0]}, {len(negative)} in all); sample weights must be "
+            ">= 0 (0 leaves a sample out of training)."
+        )
+    if not weights.any():
+        raise ValueError(
+            "sample_weight is 0 for every sample: there is nothing to train on. "
+            "Give at least one sample a positive weight."
+        )
+    return weights.astype(np.float32)

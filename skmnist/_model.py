@@ -1,9 +1,11 @@
-"""The Keras graph of the reference MNIST multilayer perceptron."""
+"""The Keras graph of the reference MNIST multilayer perceptron, and its optimizer."""
+
+import json
 
 import keras
 import numpy as np
 
-__all__ = ["build_mlp", "make_optimizer"]
+__all__ = ["build_mlp", "check_activation", "logits_model", "make_optimizer"]
 
 
 def build_mlp(
@@ -19,9 +21,12 @@ def build_mlp(
     """Build the (uncompiled) multilayer perceptron.
 
     ``n_features`` inputs -> ``n_hidden_layers`` x Dense(``hidden_size``,
-    ``activation``) [-> Dropout(``dropout``)] -> Dense(``n_classes``, softmax).
+    ``activation``) [-> Dropout(``dropout``)] -> Dense(``n_classes``) -> softmax.
     With the defaults and 784 inputs and 10 classes this is the reference model
-    of the Keras MNIST tutorial (669,706 parameters).
+    of the Keras MNIST tutorial (669,706 parameters). The softmax is a layer of
+    its own (``"probabilities"``) after the last Dense layer (``"logits"``), so
+    that training can take the cross-entropy from the logits, exactly, on every
+    backend.
 
     Parameters
     ----------
@@ -39,24 +44,19 @@ def build_mlp(
         Dropout rate after each hidden layer; 0 adds no Dropout layer.
     seed : int, default=None
         Seeds each layer's weight initialiser and dropout with its own seed
-        derived from this one, so that the network never draws from Python's
-        shared ``random`` module, which other threads (a Dask worker's event
-        loop, say) may draw from at the same time. None leaves them unseeded.
+        derived from this one, so that the network never draws from a global
+        random state. None leaves them unseeded.
 
     Returns
     -------
     model : keras.Model
         The model, not yet compiled.
     """
+    n_seeds = 2 * n_hidden_layers + 1
     if seed is None:
-        seeds = [None] * (2 * n_hidden_layers + 1)
+        seeds = [None] * n_seeds
     else:
-        seeds = [
-            int(s)
-            for s in np.random.SeedSequence(seed).generate_state(
-                2 * n_hidden_layers + 1
-            )
-        ]
+        seeds = [int(s) for s in np.random.SeedSequence(seed).generate_state(n_seeds)]
     inputs = keras.Input(shape=(n_features,), name="pixels")
     x = inputs
     for i in range(n_hidden_layers):
@@ -70,13 +70,29 @@ def build_mlp(
             x = keras.layers.Dropout(
                 dropout, seed=seeds[2 * i + 1], name=f"dropout_{i + 1}"
             )(x)
-    outputs = keras.layers.Dense(
+    logits = keras.layers.Dense(
         n_classes,
-        activation="softmax",
         kernel_initializer=keras.initializers.GlorotUniform(seed=seeds[-1]),
-        name="probabilities",
+        name="logits",
     )(x)
+    outputs = keras.layers.Activation("softmax", name="probabilities")(logits)
     return keras.Model(inputs, outputs, name="mnist_mlp")
+
+
+def logits_model(model):
+    """The sub-network of ``model`` up to its logits, sharing its variables."""
+    return keras.Model(model.inputs, model.get_layer("logits").output)
+
+
+def check_activation(activation):
+    """Raise a ValueError naming the parameter unless Keras knows ``activation``."""
+    try:
+        keras.activations.get(activation)
+    except (ValueError, TypeError):
+        raise ValueError(
+            f"activation={activation!r} is not a Keras activation; expected a name "
+            "such as 'relu', 'tanh', 'sigmoid', 'gelu', 'elu', 'selu', 'swish'."
+        ) from None
 
 
 def make_optimizer(optimizer, learning_rate):
@@ -94,9 +110,22 @@ def make_optimizer(optimizer, learning_rate):
     Returns
     -------
     optimizer : keras.optimizers.Optimizer
+
+    Raises
+    ------
+    ValueError
+        If the name is not a Keras optimizer, or the instance cannot be copied
+        from its config.
     """
     if isinstance(optimizer, keras.optimizers.Optimizer):
-        return optimizer.__class__.from_config(optimizer.get_config())
+        try:
+            return optimizer.__class__.from_config(optimizer.get_config())
+        except Exception as exc:
+            raise ValueError(
+                f"optimizer={optimizer!r} cannot be rebuilt from its config "
+                f"({type(exc).__name__}: {exc}); pass an optimizer whose "
+                "get_config() round-trips, or an optimizer name such as 'adam'."
+            ) from None
     try:
         cls = type(keras.optimizers.get(optimizer))
     except ValueError:
@@ -106,3 +135,16 @@ def make_optimizer(optimizer, learning_rate):
             "keras.optimizers.Optimizer instance."
         ) from None
     return cls(learning_rate=learning_rate)
+
+
+def optimizer_key(optimizer):
+    """A hashable description of everything in ``optimizer`` that is compiled in.
+
+    A float learning rate lives in an optimizer variable, so it is left out: fits
+    that differ only in it share one compiled training step.
+    """
+    config = dict(optimizer.get_config())
+    config.pop("name", None)
+    if isinstance(config.get("learning_rate"), float):
+        config.pop("learning_rate")
+    return type(optimizer).__name__, json.dumps(config, sort_keys=True, default=repr)

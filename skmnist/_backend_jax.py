@@ -1,0 +1,198 @@
+"""Compiled steps on Keras's JAX backend (see :mod:`skmnist._compiled`).
+
+Every program is a pure function of the weights, the optimizer's state and the
+data (Keras's ``stateless_call`` and ``stateless_apply``), compiled by
+``jax.jit`` once per input shape; fits in several threads share them.
+"""
+
+import contextlib
+import threading
+
+import jax
+import jax.numpy as jnp
+import keras
+import numpy as np
+
+from ._compiled import eval_chunks
+from ._model import build_mlp, logits_model
+
+__all__ = ["Predictor", "TrainingNetwork"]
+
+
+def _values(variables):
+    return [v.value for v in variables]
+
+
+def _padded_rows(n):
+    """Rows a prediction chunk of ``n`` rows is padded to: few compiled shapes."""
+    return 1 << max(n - 1, 0).bit_length()
+
+
+class _Traced:
+    """Calls a jitted function, tracing each new input shape under a lock.
+
+    Tracing runs the shared template network's Python code; compiled calls are
+    pure and run in parallel.
+    """
+
+    def __init__(self, function, **jit_options):
+        self._jitted = jax.jit(function, **jit_options)
+        self._lock = threading.Lock()
+        self._shapes = set()
+
+    def __call__(self, *args):
+        shapes = tuple(
+            (np.shape(a), getattr(a, "dtype", None)) for a in jax.tree.leaves(args)
+        )
+        if shapes in self._shapes:
+            return self._jitted(*args)
+        with self._lock:
+            result = self._jitted(*args)
+            self._shapes.add(shapes)
+            return result
+
+
+class Predictor:
+    """Class probabilities of any weights of one architecture."""
+
+    def __init__(self, spec):
+        self._model = build_mlp(spec.n_features, spec.n_classes, **spec.architecture)
+        self._forward = _Traced(self._forward_impl)
+
+    def _forward_impl(self, trainable, non_trainable, x):
+        proba, _ = self._model.stateless_call(trainable, non_trainable, x)
+        return proba
+
+    def predict_proba(self, model, X, chunk):
+        trainable = _values(model.trainable_variables)
+        non_trainable = _values(model.non_trainable_variables)
+        parts = []
+        for start in range(0, len(X), chunk):
+            x = X[start : start + chunk]
+            padded = np.zeros((_padded_rows(len(x)), x.shape[1]), dtype=np.float32)
+            padded[: len(x)] = x
+            proba = self._forward(trainable, non_trainable, padded)
+            parts.append(np.asarray(proba)[: len(x)])
+        return np.concatenate(parts)
+
+
+class TrainingNetwork:
+    """The training and evaluation programs of one network."""
+
+    def __init__(self, spec, make_optimizer):
+        self.spec = spec
+        self._model = build_mlp(spec.n_features, spec.n_classes, **spec.architecture)
+        self._logits = logits_model(self._model)
+        self._optimizer = make_optimizer()
+        self._optimizer.build(self._model.trainable_variables)
+        self._grad = jax.value_and_grad(self._mean_loss, has_aux=True)
+        self.train = _Traced(self._train, donate_argnums=(0,))
+        self.evaluate = _Traced(self._evaluate)
+
+    @contextlib.contextmanager
+    def session(self, model, X, y, sample_weight):
+        yield _Session(self, model, X, y, sample_weight)
+
+    def _losses(self, trainable, non_trainable, data, rows, valid, training):
+        X, y, w = data
+        x, t = X[rows], y[rows]
+        w = jnp.where(valid, w[rows], 0.0)
+        logits, non_trainable = self._logits.stateless_call(
+            trainable, non_trainable, x, training=training
+        )
+        losses = keras.losses.sparse_categorical_crossentropy(
+            t, logits, from_logits=True
+        )
+        hits = (jnp.argmax(logits, -1) == t).astype(w.dtype)
+        sums = (jnp.sum(losses * w), jnp.sum(hits * w), jnp.sum(w))
+        return sums, non_trainable
+
+    def _mean_loss(self, trainable, non_trainable, data, rows, valid):
+        sums, non_trainable = self._losses(
+            trainable, non_trainable, data, rows, valid, True
+        )
+        # Keras's mean over the batch's rows, weighted per sample.
+        return sums[0] / jnp.sum(valid), (sums, non_trainable)
+
+    def _train(self, state, data, order, start, stop):
+        batch_size = self.spec.batch_size
+        n_rows = order.shape[0]
+
+        def step(i, carry):
+            (trainable, non_trainable, optimizer), totals = carry
+            positions = i * batch_size + jnp.arange(batch_size)
+            valid = positions < n_rows
+            # The last batch is short: its missing rows repeat a real one at zero
+            # weight, so every step has one shape.
+            rows = order[jnp.minimum(positions, n_rows - 1)]
+            (_, (sums, non_trainable)), grads = self._grad(
+                trainable, non_trainable, data, rows, valid
+            )
+            trainable, optimizer = self._optimizer.stateless_apply(
+                optimizer, grads, trainable
+            )
+            totals = tuple(a + b for a, b in zip(totals, sums, strict=True))
+            return (trainable, non_trainable, optimizer), totals
+
+        zeros = (jnp.float32(0),) * 3
+        return jax.lax.fori_loop(start, stop, step, (state, zeros))
+
+    def _evaluate(self, state, data, chunks, n_rows):
+        trainable, non_trainable, _ = state
+        size = chunks.shape[1]
+
+        def chunk(j, totals):
+            valid = j * size + jnp.arange(size) < n_rows
+            sums, _ = self._losses(
+                trainable, non_trainable, data, chunks[j], valid, False
+            )
+            return tuple(a + b for a, b in zip(totals, sums, strict=True))
+
+        zeros = (jnp.float32(0),) * 3
+        return jax.lax.fori_loop(0, chunks.shape[0], chunk, zeros)
+
+
+class _Session:
+    """One fit's state and data, as JAX arrays."""
+
+    def __init__(self, network, model, X, y, sample_weight):
+        self._network = network
+        self._data = (
+            jnp.asarray(X, jnp.float32),
+            jnp.asarray(y, jnp.int32),
+            jnp.asarray(sample_weight, jnp.float32),
+        )
+        self.load_from(model)
+
+    def load_from(self, model):
+        # Copies: the training program consumes (donates) its state's buffers.
+        self._state = tuple(
+            [jnp.array(v.value) for v in variables]
+            for variables in (
+                model.trainable_variables,
+                model.non_trainable_variables,
+                model.optimizer.variables,
+            )
+        )
+
+    def save_to(self, model):
+        variables = (
+            model.trainable_variables,
+            model.non_trainable_variables,
+            model.optimizer.variables,
+        )
+        for targets, values in zip(variables, self._state, strict=True):
+            for target, value in zip(targets, values, strict=True):
+                target.assign(jnp.array(value))
+
+    def train(self, order, start, stop):
+        self._state, sums = self._network.train(
+            self._state, self._data, jnp.asarray(order), start, stop
+        )
+        return tuple(float(s) for s in sums)
+
+    def evaluate(self, rows):
+        sums = self._network.evaluate(
+            self._state, self._data, jnp.asarray(eval_chunks(rows)), len(rows)
+        )
+        return tuple(float(s) for s in sums)

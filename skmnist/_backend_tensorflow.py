@@ -1,0 +1,191 @@
+"""Compiled steps on Keras's TensorFlow backend (see :mod:`skmnist._compiled`).
+
+TensorFlow's Keras optimizers update variables in place (``stateless_apply`` is
+not supported there), so a training program works on a workspace: a network and
+optimizer of its own whose variables are loaded from the fit's model at the
+start and written back at the end. One workspace serves one fit at a time;
+fits of the same network in several threads at once each get their own.
+"""
+
+import contextlib
+import threading
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from ._compiled import eval_chunks
+from ._model import build_mlp, logits_model
+
+__all__ = ["Predictor", "TrainingNetwork"]
+
+
+def _specs(variables):
+    return [tf.TensorSpec(v.shape, v.dtype) for v in variables]
+
+
+def _values(variables):
+    return [v.value for v in variables]
+
+
+def _state(model, optimizer):
+    """A network's variables and its optimizer's, in a fixed order."""
+    return model.variables + optimizer.variables
+
+
+class Predictor:
+    """Class probabilities of any weights of one architecture, traced once."""
+
+    def __init__(self, spec):
+        self._model = build_mlp(spec.n_features, spec.n_classes, **spec.architecture)
+        signature = [
+            _specs(self._model.trainable_variables),
+            _specs(self._model.non_trainable_variables),
+            tf.TensorSpec([None, spec.n_features], tf.float32),
+        ]
+        self._forward = tf.function(
+            self._forward_impl, input_signature=signature, autograph=False
+        )
+
+    def _forward_impl(self, trainable, non_trainable, x):
+        proba, _ = self._model.stateless_call(trainable, non_trainable, x)
+        return proba
+
+    def predict_proba(self, model, X, chunk):
+        trainable = _values(model.trainable_variables)
+        non_trainable = _values(model.non_trainable_variables)
+        parts = [
+            self._forward(trainable, non_trainable, X[start : start + chunk])
+            for start in range(0, len(X), chunk)
+        ]
+        return np.concatenate([part.numpy() for part in parts])
+
+
+class TrainingNetwork:
+    """The training and evaluation programs of one network, over workspaces."""
+
+    def __init__(self, spec, make_optimizer):
+        self.spec = spec
+        self._make_optimizer = make_optimizer
+        self._free = []
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def session(self, model, X, y, sample_weight):
+        with self._lock:
+            workspace = self._free.pop() if self._free else None
+        if workspace is None:
+            workspace = _Workspace(self.spec, self._make_optimizer)
+        try:
+            yield _Session(workspace, model, X, y, sample_weight)
+        finally:
+            with self._lock:
+                self._free.append(workspace)
+
+
+class _Workspace:
+    def __init__(self, spec, make_optimizer):
+        self.model = build_mlp(spec.n_features, spec.n_classes, **spec.architecture)
+        self.optimizer = make_optimizer()
+        self.optimizer.build(self.model.trainable_variables)
+        self._logits = logits_model(self.model)
+        self._batch_size = spec.batch_size
+        data = [
+            tf.TensorSpec([None, spec.n_features], tf.float32),
+            tf.TensorSpec([None], tf.int32),
+            tf.TensorSpec([None], tf.float32),
+        ]
+        scalar = tf.TensorSpec([], tf.int32)
+        self.train = tf.function(
+            self._train,
+            input_signature=[*data, tf.TensorSpec([None], tf.int32), scalar, scalar],
+            jit_compile=spec.jit_compile,
+            autograph=False,
+        )
+        self.evaluate = tf.function(
+            self._evaluate,
+            input_signature=[*data, tf.TensorSpec([None, None], tf.int32), scalar],
+            jit_compile=spec.jit_compile,
+            autograph=False,
+        )
+
+    def _losses(self, X, y, w, rows, valid, training):
+        x, t = tf.gather(X, rows), tf.gather(y, rows)
+        w = tf.where(valid, tf.gather(w, rows), 0.0)
+        logits = self._logits(x, training=training)
+        losses = keras.losses.sparse_categorical_crossentropy(
+            t, logits, from_logits=True
+        )
+        predicted = tf.argmax(logits, -1, output_type=tf.int32)
+        hits = tf.cast(tf.equal(predicted, t), w.dtype)
+        return tf.reduce_sum(losses * w), tf.reduce_sum(hits * w), tf.reduce_sum(w)
+
+    def _train(self, X, y, w, order, start, stop):
+        variables = self.model.trainable_variables
+        n_rows = tf.shape(order)[0]
+
+        def step(i, loss_sum, hit_sum, weight_sum):
+            positions = i * self._batch_size + tf.range(self._batch_size)
+            valid = positions < n_rows
+            # The last batch is short: its missing rows repeat a real one at zero
+            # weight, so every step has one shape.
+            rows = tf.gather(order, tf.minimum(positions, n_rows - 1))
+            n_valid = tf.reduce_sum(tf.cast(valid, tf.float32))
+            with tf.GradientTape() as tape:
+                loss, hits, weight = self._losses(X, y, w, rows, valid, True)
+                # Keras's mean over the batch's rows, weighted per sample.
+                mean_loss = loss / n_valid
+            self.optimizer.apply(tape.gradient(mean_loss, variables), variables)
+            return i + 1, loss_sum + loss, hit_sum + hits, weight_sum + weight
+
+        zero = tf.constant(0.0)
+        _, *sums = tf.while_loop(
+            lambda i, *_: i < stop, step, (start, zero, zero, zero)
+        )
+        return sums
+
+    def _evaluate(self, X, y, w, chunks, n_rows):
+        def chunk(j, loss_sum, hit_sum, weight_sum):
+            positions = j * tf.shape(chunks)[1] + tf.range(tf.shape(chunks)[1])
+            loss, hits, weight = self._losses(
+                X, y, w, chunks[j], positions < n_rows, False
+            )
+            return j + 1, loss_sum + loss, hit_sum + hits, weight_sum + weight
+
+        zero = tf.constant(0.0)
+        _, *sums = tf.while_loop(
+            lambda j, *_: j < tf.shape(chunks)[0], chunk, (0, zero, zero, zero)
+        )
+        return sums
+
+
+class _Session:
+    """One fit's use of a workspace: its data, loaded once, and its state."""
+
+    def __init__(self, workspace, model, X, y, sample_weight):
+        self._ws = workspace
+        self._data = (
+            tf.convert_to_tensor(X, tf.float32),
+            tf.convert_to_tensor(y, tf.int32),
+            tf.convert_to_tensor(sample_weight, tf.float32),
+        )
+        self.load_from(model)
+
+    def load_from(self, model):
+        into = _state(self._ws.model, self._ws.optimizer)
+        for target, source in zip(into, _state(model, model.optimizer), strict=True):
+            target.assign(source)
+
+    def save_to(self, model):
+        ws, into = self._ws, _state(model, model.optimizer)
+        for target, source in zip(into, _state(ws.model, ws.optimizer), strict=True):
+            target.assign(source)
+
+    def train(self, order, start, stop):
+        sums = self._ws.train(*self._data, order, start, stop)
+        return tuple(float(s) for s in sums)
+
+    def evaluate(self, rows):
+        chunks = eval_chunks(rows)
+        sums = self._ws.evaluate(*self._data, chunks, len(rows))
+        return tuple(float(s) for s in sums)

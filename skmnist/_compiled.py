@@ -1,0 +1,144 @@
+"""Compiled training and prediction steps, traced once per network and reused.
+
+Keras traces new ``tf.function`` / ``jax.jit`` programs for every model it fits, and
+TensorFlow and JAX keep what they traced alive after the model is gone: a grid
+search of a few hundred fits grows by gigabytes. Here each distinct network (its
+layers, optimizer, batch size and XLA setting) is traced and compiled once per
+process and then serves every fit and prediction of that network: the
+programs take the weights, the optimizer's state and the data as inputs, so
+fits never share state and a fitted estimator owns its weights.
+
+The cache holds at most :data:`MAX_COMPILED_NETWORKS` programs (least recently
+used first out); :func:`clear_compiled_networks` empties it.
+"""
+
+import dataclasses
+import threading
+from collections import OrderedDict
+
+import keras
+import numpy as np
+
+__all__ = [
+    "MAX_COMPILED_NETWORKS",
+    "NetworkSpec",
+    "clear_compiled_networks",
+    "compiled_network",
+    "eval_chunks",
+    "predictor",
+]
+
+#: Most compiled networks kept per process. A grid search over hidden sizes needs
+#: one per size (and per batch size, optimizer and XLA setting); each costs a few
+#: MB of traced graph and compiled code, plus the weights of one network per
+#: thread that trains it at a time.
+MAX_COMPILED_NETWORKS = 32
+
+_CACHE = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+
+
+@dataclasses.dataclass(frozen=True)
+class NetworkSpec:
+    """Everything that changes a network's compiled computation."""
+
+    n_features: int
+    n_classes: int
+    hidden_size: int
+    n_hidden_layers: int
+    activation: str
+    dropout: float
+    # For training programs only (None for prediction): the optimizer's compiled-in
+    # configuration, the batch size and whether XLA compiles the steps.
+    optimizer: tuple = None
+    batch_size: int = None
+    jit_compile: bool = False
+
+    @property
+    def architecture(self):
+        """The layers' parameters, as :func:`skmnist._model.build_mlp` takes them."""
+        return dict(
+            hidden_size=self.hidden_size,
+            n_hidden_layers=self.n_hidden_layers,
+            activation=self.activation,
+            dropout=self.dropout,
+        )
+
+    def for_prediction(self):
+        return dataclasses.replace(
+            self, optimizer=None, batch_size=None, jit_compile=False
+        )
+
+
+def _backend_module():
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        from . import _backend_tensorflow as module
+    elif backend == "jax":
+        from . import _backend_jax as module
+    else:
+        raise RuntimeError(
+            f"skmnist trains on Keras's 'tensorflow' and 'jax' backends, but "
+            f"KERAS_BACKEND is {backend!r}: set KERAS_BACKEND=tensorflow or jax "
+            "before the first import of Keras."
+        )
+    return module
+
+
+def _get(key, create):
+    with _CACHE_LOCK:
+        entry = _CACHE.pop(key, None)
+        if entry is None:
+            entry = create()
+        _CACHE[key] = entry
+        while len(_CACHE) > MAX_COMPILED_NETWORKS:
+            _CACHE.popitem(last=False)
+        return entry
+
+
+def compiled_network(spec, make_optimizer):
+    """The training programs of ``spec``: :class:`Trainer` sessions over its data.
+
+    ``make_optimizer`` builds an optimizer of the spec's kind; it is called only
+    when the network is not in the cache yet.
+    """
+    module = _backend_module()
+    key = (keras.backend.backend(), "train", spec)
+    return _get(key, lambda: module.TrainingNetwork(spec, make_optimizer))
+
+
+def predictor(spec):
+    """The prediction program of ``spec``'s architecture."""
+    module = _backend_module()
+    spec = spec.for_prediction()
+    key = (keras.backend.backend(), "predict", spec)
+    return _get(key, lambda: module.Predictor(spec))
+
+
+def clear_compiled_networks():
+    """Forget every compiled network of this process.
+
+    Fitted estimators keep working (their weights are their own); the next fit
+    or prediction of each network traces and compiles it again.
+    """
+    with _CACHE_LOCK:
+        _CACHE.clear()
+
+
+#: Most rows evaluated per step: large enough to amortise a step, small enough to
+#: bound the activations' memory (8192 x 512 floats = 16 MiB a layer).
+EVAL_CHUNK = 8192
+
+
+def eval_chunks(rows):
+    """``rows`` as a (n_chunks, chunk) int32 array, the last chunk padded.
+
+    Chunks are as long as the rows need, up to :data:`EVAL_CHUNK`, so that a small
+    validation set is not padded to a large chunk. Padding repeats row 0; the
+    compiled step gives padded positions zero weight.
+    """
+    chunk = min(EVAL_CHUNK, max(len(rows), 1))
+    n_chunks = -(-len(rows) // chunk)
+    padded = np.zeros(n_chunks * chunk, dtype=np.int32)
+    padded[: len(rows)] = rows
+    return padded.reshape(n_chunks, chunk)
