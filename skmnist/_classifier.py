@@ -21,7 +21,13 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from . import _compiled, _training
-from ._fixes import Interval, InvalidParameterError, StrOptions, get_param_names
+from ._fixes import (
+    Interval,
+    InvalidParameterError,
+    StrOptions,
+    get_param_names,
+    stable_keras_names,
+)
 from ._model import build_mlp, check_activation, make_optimizer, optimizer_key
 
 __all__ = ["MNISTClassifier"]
@@ -443,12 +449,13 @@ class MNISTClassifier(KerasClassifier):
     def _build_keras_model(self):
         model = self._network(seed=self._fit_seed)
         optimizer = make_optimizer(self.optimizer, self.learning_rate)
-        model.compile(
-            optimizer=optimizer,
-            loss="sparse_categorical_crossentropy",
-            metrics=["accuracy"],
-        )
-        optimizer.build(model.trainable_variables)
+        with stable_keras_names():
+            model.compile(
+                optimizer=optimizer,
+                loss="sparse_categorical_crossentropy",
+                metrics=["accuracy"],
+            )
+            optimizer.build(model.trainable_variables)
         self._spec = _compiled.NetworkSpec(
             n_features=self.n_features_in_,
             n_classes=self.n_classes_,

@@ -22,6 +22,9 @@ and relies on these of its internals (scikeras 0.13, pinned to the minor in
   instance's ``__dict__``, scikit-learn from the ``__init__`` signature.
 """
 
+import collections
+import contextlib
+
 from sklearn.base import BaseEstimator
 
 # Constraint objects of `_parameter_constraints` and the error they raise: the
@@ -41,9 +44,35 @@ __all__ = [
     "Options",
     "StrOptions",
     "get_param_names",
+    "stable_keras_names",
 ]
 
 #: scikit-learn's listing of an estimator's parameters from its ``__init__``
 #: signature, which scikeras replaces with one that reads ``__dict__``. Can go
 #: when scikeras stops overriding ``_get_param_names``.
 get_param_names = BaseEstimator._get_param_names.__func__
+
+
+@contextlib.contextmanager
+def stable_keras_names():
+    """Keras's generated names start afresh inside the block (in this thread).
+
+    TensorFlow's eager runtime caches a kernel for every distinct variable name it
+    has seen, for the life of the process (about 35 kB each), and Keras names
+    each new optimizer and seed generator uniquely (``adam_17/iteration``,
+    ``seed_generator_42/...``): every fit would grow the process by the cached
+    kernels of its variables. Built inside this block, every fit's network and
+    optimizer get the same names. Keras keeps its name counters in a
+    thread-local of ``keras.src.backend.common.global_state``, with no public
+    API. Can go when Keras stops making variable names unique per process, or
+    TensorFlow stops caching kernels per variable name.
+    """
+    from keras.src.backend.common import global_state
+
+    key = "object_name_uids"
+    saved = global_state.get_global_attribute(key)
+    global_state.set_global_attribute(key, collections.defaultdict(int))
+    try:
+        yield
+    finally:
+        global_state.set_global_attribute(key, saved)
