@@ -379,11 +379,12 @@ def test_bool_dataframe(digits):
 
 
 def test_transform_before_fit_raises(images):
-    with pytest.raises(NotFittedError):
+    match = "This FlattenScaler instance is not fitted yet"
+    with pytest.raises(NotFittedError, match=match):
         FlattenScaler().transform(images)
-    with pytest.raises(NotFittedError):
+    with pytest.raises(NotFittedError, match=match):
         FlattenScaler().inverse_transform(expected(images))
-    with pytest.raises(NotFittedError):
+    with pytest.raises(NotFittedError, match=match):
         FlattenScaler().get_feature_names_out()
 
 
