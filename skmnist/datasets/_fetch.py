@@ -399,10 +399,9 @@ def _download_once(url, path, sha256, timeout, max_time, *, created):
     deadline = time.monotonic() + max_time
     response = _open_url(url, timeout)
     with response:
-        folder, name = os.path.split(path)
+        folder = os.path.dirname(path)
         try:
-            _make_folders(folder, created)
-            fd, temp_path = _create_part_file(folder)
+            fd, temp_path = _create_part_file(folder, created)
         except OSError as exc:
             raise MNISTFetchError(
                 f"MNIST is not in {folder}, and it cannot be downloaded there: "
@@ -431,12 +430,20 @@ def _download_once(url, path, sha256, timeout, max_time, *, created):
                 os.unlink(temp_path)
 
 
-def _create_part_file(folder):
-    """A new, locked temporary file in `folder`: ``(fd, path)``."""
+def _create_part_file(folder, created):
+    """A new, locked temporary file in `folder`, made if need be: ``(fd, path)``."""
+    races = 0
     while True:
-        fd, temp_path = tempfile.mkstemp(
-            prefix=_PART_PREFIX, suffix=_PART_SUFFIX, dir=folder
-        )
+        _make_folders(folder, created)
+        try:
+            fd, temp_path = tempfile.mkstemp(
+                prefix=_PART_PREFIX, suffix=_PART_SUFFIX, dir=folder
+            )
+        except FileNotFoundError:
+            races += 1
+            if races > 3:
+                raise
+            continue  # a failed concurrent download removed the empty folder
         if fcntl is None:
             return fd, temp_path
         try:
