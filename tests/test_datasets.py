@@ -796,6 +796,7 @@ def test_sample_file_is_small_and_attributed():
 # ----------------------------------------------------------------------- real data
 
 
+@pytest.mark.realdata
 @pytest.mark.parametrize(
     "subset, counts",
     [
@@ -817,6 +818,7 @@ def test_real_mnist(real_data_home, subset, counts):
         assert hashlib.sha256(labels).hexdigest() == REAL_ARRAY_SHA256[f"y_{subset}"]
 
 
+@pytest.mark.realdata
 def test_real_mnist_as_idx_files(real_data_home, tmp_path):
     X, y = fetch_mnist(subset="test", download_if_missing=False, return_X_y=True)
     write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", X)
@@ -826,6 +828,7 @@ def test_real_mnist_as_idx_files(real_data_home, tmp_path):
     np.testing.assert_array_equal(y_idx, y)
 
 
+@pytest.mark.realdata
 def test_sample_is_a_subset_of_real_mnist(real_data_home):
     with np.load(_sample_path(), allow_pickle=False) as sample:
         for split in ["train", "test"]:
@@ -836,6 +839,7 @@ def test_sample_is_a_subset_of_real_mnist(real_data_home):
             np.testing.assert_array_equal(sample[f"y_{split}"], y[index])
 
 
+@pytest.mark.realdata
 def test_sample_rebuild_is_identical(real_data_home):
     spec = importlib.util.spec_from_file_location(
         "make_mnist_sample", ROOT / "scripts" / "make_mnist_sample.py"
@@ -849,6 +853,7 @@ def test_sample_rebuild_is_identical(real_data_home):
             np.testing.assert_array_equal(rebuilt[key], shipped[key])
 
 
+@pytest.mark.realdata
 def test_docstring_examples(real_data_home):
     for module in [_fetch, _sample]:
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
