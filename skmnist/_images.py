@@ -9,8 +9,14 @@ open, or a ``.npy`` array already in MNIST's format).
 
 This module needs NumPy and SciPy; Pillow is imported only to read image files
 and to resize, so that ``.npy`` arrays need nothing more.
+
+Image files are shrunk by Pillow, in their own 1 to 4 bytes per pixel, to at
+most `WORK_SIDE` pixels on a side before they become floating-point arrays, and
+images of more than `MAX_PIXELS` are refused before they are decoded: reading a
+file takes at most about 4 bytes per pixel of the image it holds, and a few MB.
 """
 
+import math
 import os
 
 import numpy as np
@@ -28,6 +34,15 @@ NOISE_SIGMAS = 5.0
 # On a noisy background, groups of ink pixels holding less than this fraction of
 # all the ink are specks of noise, not parts of the digit.
 SPECK_FRACTION = 0.01
+
+# Image files are shrunk (by whole factors, averaging) to at most this many
+# pixels on their longer side before anything else: enough for a digit that
+# fills a tenth of the picture's width to keep 100 pixels, more than the 20 it
+# ends up with.
+WORK_SIDE = 1024
+# Larger images are refused before they are decoded (Pillow's own threshold
+# for a possible decompression bomb, about 89 megapixels: 358 MB in RGB).
+MAX_PIXELS = 89_478_485
 
 _INVERT_OPTIONS = ("auto", True, False)
 
@@ -83,7 +98,7 @@ def digit_to_mnist(image, *, invert="auto", name="image"):
     Examples
     --------
     >>> import numpy as np
-    >>> from skmnist._images import digit_to_mnist
+    >>> from skmnist import digit_to_mnist
     >>> page = np.full((100, 60), 255, dtype=np.uint8)  # white paper
     >>> page[10:90, 5:25] = 0                             # a thick black "1"
     >>> digit = digit_to_mnist(page)
@@ -157,10 +172,12 @@ def load_digit_image(path, *, invert="auto"):
     Two kinds of files are read:
 
     - images that Pillow can open (PNG, JPEG, BMP, GIF, TIFF, ...), of a
-      single digit, of any size, in colour or not: they are converted to
-      grayscale (transparent parts count as white paper, photos are turned
-      upright by their EXIF orientation) and then to MNIST's format by
-      :func:`digit_to_mnist`;
+      single digit, in colour or not, of up to about 89 megapixels
+      (`MAX_PIXELS`, checked before decoding): they are shrunk to at most
+      1024 pixels on their longer side (averaging whole blocks of pixels),
+      converted to grayscale (transparent parts count as white paper, photos
+      are turned upright by their EXIF orientation) and then to MNIST's format
+      by :func:`digit_to_mnist`;
     - NumPy ``.npy`` files of images already in MNIST's format, light ink on a
       black background: one image of shape (28, 28) or (784,), or a stack of
       shape (n, 28, 28), (n, 784) or (n, 28, 28, 1). Integer values must lie in
@@ -191,8 +208,9 @@ def load_digit_image(path, *, invert="auto"):
         the exception's ``filename`` is the path.
     ValueError
         If the file is not an image Pillow can read or not a valid ``.npy``
-        file, if the image is blank (no ink), or if an array has a shape or
-        values that are not MNIST's. The message names the file.
+        file, if the image has more than `MAX_PIXELS` pixels, if the image is
+        blank (no ink), or if an array has a shape or values that are not
+        MNIST's. The message names the file.
     ImportError
         If an image is given and Pillow is not installed.
 
@@ -204,7 +222,7 @@ def load_digit_image(path, *, invert="auto"):
     --------
     >>> import os, tempfile
     >>> import numpy as np
-    >>> from skmnist._images import load_digit_image
+    >>> from skmnist import load_digit_image
     >>> from skmnist import load_mnist_sample
     >>> X, y = load_mnist_sample(subset="test", return_X_y=True)
     >>> path = os.path.join(tempfile.mkdtemp(), "digits.npy")
@@ -252,12 +270,12 @@ def _background(gray):
     around it; noise below half a gray level (a clean digital picture) counts
     as none.
     """
-    height, width = gray.shape
-    rows, cols = np.indices(gray.shape)
-    points = np.column_stack([np.ones(gray.size), rows.ravel(), cols.ravel()]).reshape(
-        height, width, 3
-    )
-    design, values = _border(points), _border(gray)
+    rows = np.arange(gray.shape[0], dtype=np.float64)[:, np.newaxis]
+    cols = np.arange(gray.shape[1], dtype=np.float64)[np.newaxis, :]
+    border_rows = _border(np.broadcast_to(rows, gray.shape))
+    border_cols = _border(np.broadcast_to(cols, gray.shape))
+    design = np.column_stack([np.ones(len(border_rows)), border_rows, border_cols])
+    values = _border(gray)
     # Start from the median, which ink covering less than half the border
     # cannot move, then fit the plane to the pixels near it.
     residuals = values - np.median(values)
@@ -269,7 +287,8 @@ def _background(gray):
         spread = 1.4826 * np.median(np.abs(residuals[keep]))
         keep = np.abs(residuals) <= 3 * max(spread, 1.0)
     noise = spread if spread >= 0.5 else 0.0
-    return points @ coef, noise
+    # The plane, built by broadcasting: no (height, width, 3) array of points.
+    return coef[0] + coef[1] * rows + coef[2] * cols, noise
 
 
 def _border(gray):
@@ -311,10 +330,17 @@ def _paste_centered(box, side, center):
     return field
 
 
+class _TooLarge(ValueError):
+    """An image with more pixels than MAX_PIXELS."""
+
+
 def _read_gray(path):
-    """Read an image file as a 2-D float array of gray levels 0-255."""
+    """Read an image file as a 2-D float array of gray levels 0-255.
+
+    Pictures larger than `WORK_SIDE` are shrunk before they become floats.
+    """
     try:
-        from PIL import Image, ImageOps, UnidentifiedImageError
+        from PIL import Image, UnidentifiedImageError
     except ImportError as exc:  # pragma: no cover - Pillow is in the test extra
         raise ImportError(
             "Reading digit images needs Pillow: pip install 'skmnist[plot]' "
@@ -323,18 +349,11 @@ def _read_gray(path):
 
     try:
         with Image.open(path) as image:
-            image = ImageOps.exif_transpose(image)
-            if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
-                # Transparent parts are paper: lay the picture on white.
-                rgba = image.convert("RGBA")
-                paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-                image = Image.alpha_composite(paper, rgba)
-            if image.mode.startswith("I;16") or image.mode == "I":
-                gray = np.asarray(image, dtype=np.float64) / 257.0  # 16-bit
-            elif image.mode == "F":
-                gray = np.asarray(image, dtype=np.float64)
-            else:
-                gray = np.asarray(image.convert("L"), dtype=np.float64)
+            return _decode_gray(image, path)
+    except _TooLarge:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise _too_large(path, exc) from exc
     except UnidentifiedImageError as exc:
         raise ValueError(
             f"{path}: not an image file that Pillow can read (PNG, JPEG, BMP, "
@@ -344,8 +363,53 @@ def _read_gray(path):
         if getattr(exc, "filename", None) is not None or exc.errno is not None:
             raise  # the file cannot be opened at all (permissions, a folder, ...)
         raise ValueError(f"{path}: the image cannot be decoded: {exc}") from exc
-    except (ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+    except (ValueError, SyntaxError) as exc:
         raise ValueError(f"{path}: the image cannot be decoded: {exc}") from exc
+
+
+def _too_large(path, detail):
+    return _TooLarge(
+        f"{path}: the image is too large to read: {detail}. Digit images of up "
+        f"to {MAX_PIXELS:,} pixels (about {MAX_PIXELS / 1e6:.0f} megapixels) are "
+        "read; crop the picture to the digit, or shrink it, first."
+    )
+
+
+def _decode_gray(image, path):
+    """Gray levels 0-255 of an opened, not yet decoded, Pillow image."""
+    from PIL import Image, ImageOps
+
+    # A JPEG can be decoded at 1/2, 1/4 or 1/8 of its size, straight to gray.
+    image.draft("L", (WORK_SIDE, WORK_SIDE))
+    width, height = image.size
+    if width * height > MAX_PIXELS:
+        raise _too_large(path, f"{width} x {height} pixels")
+
+    # Decode in the image's own 1 to 4 bytes per pixel, then shrink by a whole
+    # factor, averaging blocks of pixels (anti-aliased, unlike "1" and "P"
+    # resizing); only the shrunk picture becomes an array of floats.
+    transparent = image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
+        "transparency" in image.info
+    )
+    if transparent:
+        if image.mode not in ("RGBA", "LA"):
+            image = image.convert("RGBA")
+    elif image.mode.startswith("I;16"):
+        image = image.convert("I")
+    elif image.mode not in ("L", "I", "F"):
+        image = image.convert("L")
+    factor = math.ceil(max(width, height) / WORK_SIDE)
+    if factor > 1:
+        image = image.reduce(factor)
+    image = ImageOps.exif_transpose(image)  # photos upright (EXIF orientation)
+    if transparent:
+        # Transparent parts are paper: lay the picture on white.
+        rgba = image.convert("RGBA")
+        paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(paper, rgba).convert("L")
+    gray = np.asarray(image, dtype=np.float64)
+    if image.mode == "I":
+        gray /= 257.0  # 16-bit gray levels
     return gray
 
 

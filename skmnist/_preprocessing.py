@@ -32,10 +32,12 @@ class FlattenScaler(TransformerMixin, BaseEstimator):
 
     Turns a batch of images into the inputs of a multilayer perceptron: each
     image becomes one row of ``height * width`` pixels, and each pixel value is
-    divided by `scale`. With the defaults, MNIST's ``uint8`` pixels in
-    [0, 255] become ``float32`` values in [0, 1], exactly as
+    divided by the largest possible pixel value. With the defaults, MNIST's
+    ``uint8`` pixels in [0, 255] become ``float32`` values in [0, 1], exactly as
     ``X.reshape(len(X), -1).astype("float32") / 255`` in the classic Keras
-    example, in a single vectorised pass.
+    example, in a single vectorised pass; images that are already in [0, 1]
+    (``X / 255.0``, as in the Keras tutorial) are recognised and kept as they
+    are, never divided by 255 a second time.
 
     The transformer accepts, as `X`:
 
@@ -44,20 +46,38 @@ class FlattenScaler(TransformerMixin, BaseEstimator):
     - flat rows of shape ``(n_samples, n_features)``, as arrays, nested lists
       or DataFrames (for example OpenML's ``pixel1`` ... ``pixel784`` columns).
 
-    :term:`fit` learns the layout only: the image shape and the number of
-    pixels. :term:`transform` then accepts images of that same shape (with or
-    without a trailing channel axis) or flat rows with the same number of
-    pixels; images of another shape raise a ``ValueError`` naming both shapes.
+    :term:`fit` learns the layout (the image shape and the number of pixels)
+    and, with ``scale="auto"``, the convention of the pixel values.
+    :term:`transform` then accepts images of that same shape (with or without
+    a trailing channel axis) or flat rows with the same number of pixels;
+    images of another shape raise a ``ValueError`` naming both shapes.
 
-    Pixel values must lie in ``[0, scale]``: negative values, values above
-    `scale`, NaN, infinity and non-numeric data raise a ``ValueError``.
+    Pixel values must lie in ``[0, scale_]``: negative values, values above
+    `scale_`, NaN, infinity and non-numeric data raise a ``ValueError``.
+    Boolean images are masks: ``True`` is full ink (1.0) and ``False`` the
+    background (0.0), whatever the scale.
 
     Parameters
     ----------
-    scale : float, default=255.0
+    scale : "auto" or float, default="auto"
         Largest possible pixel value; every pixel is divided by it, so that
-        the output lies in [0, 1]. Use ``scale=1.0`` for images already in
-        [0, 1] and ``scale=65535`` for 16-bit images.
+        the output lies in [0, 1].
+
+        - ``"auto"`` learns it in :term:`fit` from the images' convention:
+          integer images (``uint8``, ``int64``, ...) hold pixel values from 0
+          to 255 and are divided by 255, however dark they are;
+          floating-point images whose values all lie in [0, 1] are already
+          scaled and are kept as they are (divided by 1); floating-point
+          images with values above 1 hold pixel values from 0 to 255 and are
+          divided by 255. :term:`transform` then refuses, with a
+          ``ValueError`` that names the fix, images of the other convention:
+          integer images or floats above 1 after a fit on images in [0, 1],
+          or floats all within [0, 1] (except all-zero images) after a fit on
+          pixel values from 0 to 255, which dividing by 255 would turn almost
+          black.
+        - A number is used as given, for any images, without guessing:
+          ``scale=255.0`` for pixel values from 0 to 255, ``scale=1.0`` for
+          images already in [0, 1], ``scale=65535`` for 16-bit images.
 
     dtype : {"float32", "float64"}, np.float32 or np.float64, default=np.float32
         Data type of the output of :term:`transform`. ``float32`` is what Keras
@@ -65,6 +85,11 @@ class FlattenScaler(TransformerMixin, BaseEstimator):
 
     Attributes
     ----------
+    scale_ : float
+        The number every pixel value is divided by: learned in :term:`fit`
+        (255.0 or 1.0) when `scale` is ``"auto"``, else `scale` itself.
+        :meth:`inverse_transform` multiplies by it.
+
     image_shape_ : tuple of int
         Layout of one sample seen during :term:`fit`: ``(height, width)`` for
         image input, and for flat input of ``n_features`` columns either
@@ -94,8 +119,8 @@ class FlattenScaler(TransformerMixin, BaseEstimator):
     >>> images = np.zeros((2, 28, 28), dtype=np.uint8)
     >>> images[1, 0, :3] = [0, 51, 255]
     >>> scaler = FlattenScaler().fit(images)
-    >>> scaler.image_shape_, scaler.n_features_in_
-    ((28, 28), 784)
+    >>> scaler.image_shape_, scaler.n_features_in_, scaler.scale_
+    ((28, 28), 784, 255.0)
     >>> X = scaler.transform(images)
     >>> X.shape, X.dtype
     ((2, 784), dtype('float32'))
@@ -103,10 +128,18 @@ class FlattenScaler(TransformerMixin, BaseEstimator):
     [0.  0.2 1. ]
     >>> scaler.inverse_transform(X).shape
     (2, 28, 28)
+
+    Images already divided by 255 are not divided again:
+
+    >>> scaler = FlattenScaler().fit(images / 255.0)
+    >>> scaler.scale_
+    1.0
+    >>> print(scaler.transform(images / 255.0)[1, :3])
+    [0.  0.2 1. ]
     """
 
     _parameter_constraints: dict = {
-        "scale": [Interval(Real, 0, None, closed="neither")],
+        "scale": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
         "dtype": [
             StrOptions({"float32", "float64"}),
             Options(type, {np.float32, np.float64}),
@@ -114,7 +147,7 @@ class FlattenScaler(TransformerMixin, BaseEstimator):
         ],
     }
 
-    def __init__(self, scale=255.0, dtype=np.float32):
+    def __init__(self, scale="auto", dtype=np.float32):
         self.scale = scale
         self.dtype = dtype
 
@@ -131,13 +164,15 @@ class FlattenScaler(TransformerMixin, BaseEstimator):
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
-        """Learn the layout of the images.
+        """Learn the layout of the images and, with ``scale="auto"``, their scale.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, height, width), \
                 (n_samples, height, width, 1) or (n_samples, n_features)
-            Images, or flat rows of pixels, with values in ``[0, scale]``.
+            Images, or flat rows of pixels: integers in [0, 255], floats in
+            [0, 1] or in [0, 255], or booleans (with ``scale="auto"``); values
+            in ``[0, scale]`` otherwise.
 
         y : None
             Ignored.
@@ -151,14 +186,15 @@ class FlattenScaler(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X):
-        """Flatten the images and divide their pixel values by `scale`.
+        """Flatten the images and divide their pixel values by `scale_`.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, height, width), \
                 (n_samples, height, width, 1) or (n_samples, n_features)
             Images of the shape seen in :term:`fit`, or flat rows with
-            `n_features_in_` pixels, with values in ``[0, scale]``.
+            `n_features_in_` pixels, with values in ``[0, scale_]``, and with
+            ``scale="auto"`` of the convention seen in :term:`fit`.
 
         Returns
         -------
@@ -168,14 +204,20 @@ class FlattenScaler(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = self._validate_pixels(X, reset=False)
-        return np.divide(X, self.scale, dtype=np.dtype(self.dtype), order="C")
+        # A mask's True is full ink, whatever the scale.
+        divisor = 1.0 if X.dtype == np.bool_ else self.scale_
+        return np.divide(X, divisor, dtype=np.dtype(self.dtype), order="C")
 
     def inverse_transform(self, X):
-        """Turn network inputs back into ``uint8`` images, for example to plot.
+        """Turn network inputs back into images, for example to plot.
 
-        Each value is multiplied by `scale`, rounded to the nearest integer and
-        clipped to [0, 255]. For integer pixels in [0, 255] this recovers the
-        images given to :meth:`transform` exactly.
+        Each value is multiplied by `scale_` and clipped to ``[0, scale_]``.
+        When `scale_` is a whole number from 2 to 65535 (255 for 0-255
+        pixels, 65535 for 16-bit images), the values are rounded to the
+        nearest integer and returned as ``uint8`` (up to 255) or ``uint16``;
+        otherwise (``scale_=1.0`` for images already in [0, 1]) they are
+        returned as floats of type `dtype`. For pixels of those kinds this
+        recovers the images given to :meth:`transform` exactly.
 
         Parameters
         ----------
@@ -184,8 +226,8 @@ class FlattenScaler(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        images : ndarray of shape (n_samples, `*image_shape_`), dtype uint8
-            The images.
+        images : ndarray of shape (n_samples, `*image_shape_`)
+            The images: ``uint8`` for the default scale of 0-255 pixels.
         """
         check_is_fitted(self)
         X = check_array(
@@ -196,9 +238,16 @@ class FlattenScaler(TransformerMixin, BaseEstimator):
                 f"X has {X.shape[1]} features, but {type(self).__name__} is "
                 f"expecting {self.n_features_in_} features as input."
             )
-        images = np.rint(X * self.scale)
-        np.clip(images, 0, 255, out=images)
-        return images.astype(np.uint8).reshape(len(X), *self.image_shape_)
+        scale = self.scale_
+        images = X * scale
+        if 1 < scale <= np.iinfo(np.uint16).max and scale == int(scale):
+            np.rint(images, out=images)
+            np.clip(images, 0, scale, out=images)
+            out_dtype = np.uint8 if scale <= np.iinfo(np.uint8).max else np.uint16
+        else:
+            np.clip(images, 0, scale, out=images)
+            out_dtype = np.dtype(self.dtype)
+        return images.astype(out_dtype).reshape(len(X), *self.image_shape_)
 
     def get_feature_names_out(self, input_features=None):
         """Get output feature names for transformation.
@@ -293,19 +342,7 @@ class FlattenScaler(TransformerMixin, BaseEstimator):
                 f"{name} expects numeric pixel values, but X contains strings: {exc}"
             ) from exc
 
-        x_min, x_max = X.min(), X.max()
-        if x_min < 0 or x_max > self.scale:
-            if x_min < 0:
-                problem = "Negative values in data"
-            else:
-                problem = f"Values above scale={self.scale:g} in data"
-            raise ValueError(
-                f"{problem} passed to {name}: pixel values must be in "
-                f"[0, {self.scale:g}]; got min {x_min.item()} and max "
-                f"{x_max.item()}. Set scale to the largest possible pixel "
-                "value of your images (for example scale=1.0 for images "
-                "already in [0, 1])."
-            )
+        scale = self._check_values(X, reset)
 
         if reset:
             if image_shape is None:
@@ -315,4 +352,81 @@ class FlattenScaler(TransformerMixin, BaseEstimator):
                 else:
                     image_shape = (X.shape[1],)
             self.image_shape_ = tuple(int(s) for s in image_shape)
+            self.scale_ = scale
         return X
+
+    def _check_values(self, X, reset):
+        """Check the pixel values of the validated `X`; return the scale to use.
+
+        With ``scale="auto"`` the scale comes from the values' convention (see
+        the class docstring): learned when `reset`, else checked against
+        `scale_`.
+        """
+        name = type(self).__name__
+        auto = isinstance(self.scale, str)  # "auto", the only string allowed
+        if X.dtype == np.bool_:  # masks: True is full ink, whatever the scale
+            if not reset:
+                return self.scale_
+            return 255.0 if auto else float(self.scale)
+
+        x_min, x_max = X.min().item(), X.max().item()
+        if x_min < 0:
+            raise ValueError(
+                f"Negative values in data passed to {name}: pixel values must be "
+                f"0 (background) or more; got min {x_min} and max {x_max}."
+            )
+        integer = X.dtype.kind in "iu"
+        if not auto:
+            scale = float(self.scale)
+        elif integer or x_max > 1:
+            scale = 255.0  # pixel values from 0 to 255
+        elif x_max > 0:
+            scale = 1.0  # images already in [0, 1]
+        else:
+            scale = None  # all zero: either convention
+
+        if not reset and auto and scale not in (None, self.scale_):
+            raise ValueError(_convention_error(name, integer, x_max, X.dtype))
+        if reset:
+            scale = 255.0 if scale is None else scale
+        else:
+            scale = self.scale_
+
+        if x_max > scale:
+            if auto:
+                kind = "integer" if integer else "floating-point"
+                rule = f"with scale='auto', {kind} pixel values must be in [0, 255]"
+            else:
+                rule = f"pixel values must be in [0, {scale:g}]"
+            raise ValueError(
+                f"Values above {'scale=' if not auto else ''}{scale:g} in data "
+                f"passed to {name}: {rule}; got min {x_min} and max {x_max}. Set "
+                "scale to the largest possible pixel value of your images (for "
+                "example scale=65535 for 16-bit images, scale=1.0 for images "
+                "already in [0, 1])."
+            )
+        return scale
+
+
+def _convention_error(name, integer, x_max, dtype):
+    """The message for images of the other convention than those seen in fit."""
+    if integer or x_max > 1:
+        got = (
+            f"integer pixel values ({dtype}, max {x_max}), which scale='auto' reads "
+            "as 0 to 255"
+            if integer
+            else f"floats up to {x_max}: pixel values from 0 to 255"
+        )
+        return (
+            f"{name} was fitted on images already scaled to [0, 1] (floats; "
+            f"scale='auto' learned scale_=1.0), but X holds {got}. Pass X in the "
+            "form seen in fit (for example X / 255), or fit on 0-255 images too."
+        )
+    return (
+        f"{name} was fitted on pixel values from 0 to 255 (scale='auto' learned "
+        f"scale_=255.0), but X holds floats all within [0, 1] (max {x_max}): "
+        "images already scaled to [0, 1], which dividing by 255 again would turn "
+        "almost black. Pass X in the form seen in fit (for example X * 255), or "
+        "fit on images in [0, 1] too. If these really are pixel values from 0 to "
+        "255, set scale=255.0."
+    )

@@ -21,6 +21,8 @@ class Reply:
     delay: float = 0.0
     # Seconds to wait after half of the body (a server that stops sending).
     stall: float = 0.0
+    # Seconds between single bytes of the body (a server that sends too slowly).
+    trickle: float = 0.0
     # Wait here until as many requests as the barrier's parties arrive.
     barrier: threading.Barrier | None = None
 
@@ -88,6 +90,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.send_header("Content-Type", "application/octet-stream")
             self.send_header("Content-Length", str(length or len(reply.body)))
             self.end_headers()
+            if reply.trickle:
+                for i in range(len(reply.body)):
+                    if scripted._closing.wait(reply.trickle):
+                        return
+                    self.wfile.write(reply.body[i : i + 1])
+                return
             half = len(reply.body) // 2 if reply.stall else 0
             self.wfile.write(reply.body[:half])
             self.wfile.flush()

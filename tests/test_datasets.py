@@ -8,14 +8,19 @@ $SKMNIST_DATA_HOME and fail, not skip, when it is not there.
 
 import concurrent.futures
 import doctest
+import fcntl
 import gzip
 import hashlib
 import importlib.util
+import inspect
 import io
 import os
 import re
+import signal
 import socket
 import struct
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -184,6 +189,8 @@ def test_bad_subset_names_valid_values(loader, subset):
         ({"delay": -1}, "delay"),
         ({"timeout": 0}, "timeout"),
         ({"timeout": None}, "timeout"),
+        ({"max_time": 0}, "max_time must be a number > 0"),
+        ({"max_time": "60"}, "max_time must be a number > 0"),
     ],
 )
 def test_bad_download_parameters(kwargs, name, npz_folder):
@@ -339,13 +346,53 @@ def test_broken_local_npz_names_file_and_problem(
     assert official.requests == []  # a broken copy is reported, not replaced
 
 
+@pytest.mark.parametrize("breaker", ["not a zip", "truncated", "missing key"])
+def test_broken_cached_npz_says_how_to_download_a_fresh_copy(
+    tmp_path, synthetic, official, breaker
+):
+    write, message = _breakers(synthetic)[breaker]
+    path = tmp_path / "mnist.npz"
+    write(path)
+    hint = f"To download a fresh copy, delete {path} and call fetch_mnist again"
+    with pytest.raises(MNISTFormatError, match=message) as info:
+        fetch_mnist(data_home=tmp_path, **FAST)
+    assert hint in str(info.value)
+    # Following the message's advice works.
+    path.unlink()
+    X, y = fetch_mnist(data_home=tmp_path, return_X_y=True, **FAST)
+    assert_synthetic(X, y, synthetic, "train")
+    assert official.requests == ["/official/mnist.npz"]
+
+
+def test_broken_npz_in_a_read_only_folder_names_the_other_fixes(
+    tmp_path, synthetic, monkeypatch
+):
+    (tmp_path / "mnist.npz").write_bytes(b"")
+    # Root may write anywhere: make the folder read-only in the process's eyes.
+    monkeypatch.setattr(os, "access", lambda path, mode, **kwargs: False)
+    with pytest.raises(MNISTFormatError, match="not an .npz") as info:
+        fetch_mnist(data_home=tmp_path, download_if_missing=False)
+    message = str(info.value)
+    assert f"{tmp_path} is not writable: replace the file with a good copy" in message
+    assert "SKMNIST_DATA_HOME" in message
+    assert "delete" not in message
+
+
+def test_npz_that_is_a_folder_raises_oserror(tmp_path):
+    (tmp_path / "mnist.npz").mkdir()
+    with pytest.raises(IsADirectoryError, match="Is a directory") as info:
+        fetch_mnist(data_home=tmp_path, download_if_missing=False)
+    assert info.value.filename == str(tmp_path / "mnist.npz")
+
+
 def test_npz_with_corrupt_member(tmp_path, synthetic_npz):
     data = bytearray(synthetic_npz)
     middle = len(data) // 4  # inside x_train's compressed data
     data[middle : middle + 64] = bytes(64)
     path = tmp_path / "mnist.npz"
     path.write_bytes(bytes(data))
-    with pytest.raises(MNISTFormatError, match=re.escape(str(path))):
+    message = re.escape(str(path)) + ": array x_train cannot be read"
+    with pytest.raises(MNISTFormatError, match=message):
         fetch_mnist(data_home=tmp_path)
 
 
@@ -455,7 +502,8 @@ def test_truncated_body_leaves_nothing(tmp_path, official, synthetic_npz):
     with pytest.raises(
         MNISTFetchError, match=f"closed after {size // 2} of {size} bytes"
     ):
-        fetch_mnist(data_home=tmp_path, **FAST)
+        fetch_mnist(data_home=tmp_path / "new" / "cache", **FAST)
+    # The folders made for the download are removed with its temporary file.
     assert os.listdir(tmp_path) == []
 
 
@@ -551,7 +599,7 @@ def test_offline_error_says_what_was_tried_and_what_to_do(tmp_path, monkeypatch)
     official_url = closed_port_url("/official/mnist.npz")
     mirror = closed_port_url("/mirror")
     monkeypatch.setattr(_fetch, "MNIST_URL", official_url)
-    cache = tmp_path / "cache"
+    cache = tmp_path / "new" / "cache"
     with pytest.raises(MNISTFetchError) as info:
         fetch_mnist(data_home=cache, mirror=mirror, **FAST)
     message = str(info.value)
@@ -564,7 +612,7 @@ def test_offline_error_says_what_was_tried_and_what_to_do(tmp_path, monkeypatch)
     assert f"place it at {cache / 'mnist.npz'}" in message
     assert "SKMNIST_DATA_HOME" in message and "SKMNIST_MIRROR" in message
     assert all(name in message for name in IDX_NAMES.values())
-    assert os.listdir(cache) == []
+    assert os.listdir(tmp_path) == []  # no folder made for nothing
 
 
 def test_download_if_missing_false(tmp_path, official):
@@ -578,9 +626,120 @@ def test_download_if_missing_false(tmp_path, official):
 
 def test_unwritable_cache_folder(tmp_path, official):
     (tmp_path / "file").write_text("")
-    with pytest.raises(MNISTFetchError, match="cannot be downloaded there"):
+    with pytest.raises(
+        MNISTFetchError, match=f"cannot be downloaded there: {tmp_path / 'file'} is "
+        "not a folder"
+    ):
         fetch_mnist(data_home=tmp_path / "file" / "mnist", **FAST)
     assert official.requests == []
+
+
+def test_read_only_cache_folder_fails_before_downloading(
+    tmp_path, official, monkeypatch
+):
+    monkeypatch.setattr(os, "access", lambda path, mode, **kwargs: False)
+    with pytest.raises(MNISTFetchError, match=f"{tmp_path} is not writable"):
+        fetch_mnist(data_home=tmp_path / "mnist", **FAST)
+    assert official.requests == []
+    assert os.listdir(tmp_path) == []
+
+
+# ------------------------------------------------- slow servers, killed downloads
+
+
+def test_default_failure_time_of_a_stuck_server_is_about_a_minute():
+    defaults = {
+        name: param.default
+        for name, param in inspect.signature(fetch_mnist).parameters.items()
+    }
+    # A server that stops answering: every attempt waits `timeout`, in vain.
+    attempts = 1 + defaults["n_retries"]
+    stuck = attempts * defaults["timeout"] + defaults["n_retries"] * defaults["delay"]
+    assert 45 <= stuck <= 75
+    # One that trickles: one attempt (not retried) of at most max_time + timeout.
+    assert defaults["max_time"] + defaults["timeout"] <= 150
+
+
+def test_trickling_server_fails_at_max_time(tmp_path, official, synthetic_npz):
+    # One byte every 20 ms: each read is far within `timeout`, the whole never
+    # is within `max_time`. The server stops after 300 bytes (6 s) whatever
+    # happens, which bounds this test.
+    official.script(
+        "/official/mnist.npz",
+        Reply(body=synthetic_npz[:300], content_length=300, trickle=0.02),
+    )
+    cache = tmp_path / "new"
+    with pytest.raises(
+        MNISTFetchError,
+        match=r"did not finish within max_time=0.3 s \(\d+ of 300 bytes received\)"
+        r".*pass a larger max_time=",
+    ):
+        fetch_mnist(data_home=cache, n_retries=2, delay=0, timeout=5, max_time=0.3)
+    assert official.requests == ["/official/mnist.npz"]  # not retried
+    assert os.listdir(tmp_path) == []
+
+
+def test_stale_partial_file_is_removed_by_the_next_download(
+    tmp_path, official, synthetic, synthetic_npz
+):
+    stale = tmp_path / ".mnist.npz.x1y2z3.part"
+    stale.write_bytes(synthetic_npz[:1000])
+    other = tmp_path / "notes.part"  # not ours: left alone
+    other.write_text("mine")
+    X, y = fetch_mnist(data_home=tmp_path, return_X_y=True, **FAST)
+    assert_synthetic(X, y, synthetic, "train")
+    assert sorted(os.listdir(tmp_path)) == ["mnist.npz", "notes.part"]
+
+
+def test_partial_file_of_a_running_download_is_kept(tmp_path, official):
+    # A running download holds a lock on its temporary file.
+    running = tmp_path / ".mnist.npz.r4nd0m.part"
+    running.write_bytes(b"so far")
+    with open(running, "rb") as file:
+        fcntl.flock(file.fileno(), fcntl.LOCK_EX)
+        fetch_mnist(data_home=tmp_path, **FAST)
+        assert sorted(os.listdir(tmp_path)) == [running.name, "mnist.npz"]
+    # Once that download is gone, its file is stale.
+    (tmp_path / "mnist.npz").unlink()
+    fetch_mnist(data_home=tmp_path, **FAST)
+    assert os.listdir(tmp_path) == ["mnist.npz"]
+
+
+def test_download_killed_by_sigterm_is_cleaned_up_by_the_next(
+    tmp_path, official, synthetic, synthetic_npz
+):
+    # A download stalls halfway; its process is killed with SIGTERM.
+    official.script("/official/mnist.npz", Reply(body=synthetic_npz, stall=60.0))
+    code = (
+        "import sys\n"
+        "from skmnist.datasets import _fetch, fetch_mnist\n"
+        "_fetch.MNIST_URL, _fetch.MNIST_SHA256 = sys.argv[1:3]\n"
+        "fetch_mnist(data_home=sys.argv[3], n_retries=0, timeout=60)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(
+        [sys.executable, "-c", code, _fetch.MNIST_URL, _fetch.MNIST_SHA256, tmp_path],
+        env=env,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        give_up = time.monotonic() + 60
+        while not list(tmp_path.glob(".mnist.npz.*.part")):
+            assert process.poll() is None, process.stderr.read().decode()
+            assert time.monotonic() < give_up, "the download never started"
+            time.sleep(0.05)
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+    finally:
+        process.kill()
+        process.wait()
+    assert process.returncode == -signal.SIGTERM
+    [part] = tmp_path.glob(".mnist.npz.*.part")  # what SIGTERM leaves behind
+
+    official.script("/official/mnist.npz", Reply(body=synthetic_npz))
+    X, y = fetch_mnist(data_home=tmp_path, return_X_y=True, **FAST)
+    assert_synthetic(X, y, synthetic, "train")
+    assert os.listdir(tmp_path) == ["mnist.npz"]
 
 
 # -------------------------------------------------------------------------- sample
@@ -637,6 +796,7 @@ def test_sample_file_is_small_and_attributed():
 # ----------------------------------------------------------------------- real data
 
 
+@pytest.mark.realdata
 @pytest.mark.parametrize(
     "subset, counts",
     [
@@ -658,6 +818,7 @@ def test_real_mnist(real_data_home, subset, counts):
         assert hashlib.sha256(labels).hexdigest() == REAL_ARRAY_SHA256[f"y_{subset}"]
 
 
+@pytest.mark.realdata
 def test_real_mnist_as_idx_files(real_data_home, tmp_path):
     X, y = fetch_mnist(subset="test", download_if_missing=False, return_X_y=True)
     write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", X)
@@ -667,6 +828,7 @@ def test_real_mnist_as_idx_files(real_data_home, tmp_path):
     np.testing.assert_array_equal(y_idx, y)
 
 
+@pytest.mark.realdata
 def test_sample_is_a_subset_of_real_mnist(real_data_home):
     with np.load(_sample_path(), allow_pickle=False) as sample:
         for split in ["train", "test"]:
@@ -677,6 +839,7 @@ def test_sample_is_a_subset_of_real_mnist(real_data_home):
             np.testing.assert_array_equal(sample[f"y_{split}"], y[index])
 
 
+@pytest.mark.realdata
 def test_sample_rebuild_is_identical(real_data_home):
     spec = importlib.util.spec_from_file_location(
         "make_mnist_sample", ROOT / "scripts" / "make_mnist_sample.py"
@@ -690,10 +853,44 @@ def test_sample_rebuild_is_identical(real_data_home):
             np.testing.assert_array_equal(rebuilt[key], shipped[key])
 
 
+@pytest.mark.realdata
 def test_docstring_examples(real_data_home):
     for module in [_fetch, _sample]:
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert result.attempted > 0
         assert result.failed == 0, f"{result.failed} doctest(s) failed in {module}"
+
+
+def forbid_network(monkeypatch):
+    """Make any connection fail the test; return the list of attempts."""
+    attempts = []
+
+    def no_network(address, *args, **kwargs):
+        attempts.append(address)
+        raise AssertionError(f"the network was used: {address}")
+
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    return attempts
+
+
+def test_docstring_examples_never_download(npz_folder, monkeypatch):
+    attempts = forbid_network(monkeypatch)
+    monkeypatch.setenv("SKMNIST_DATA_HOME", str(npz_folder))
+    for module in [_fetch, _sample]:
+        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert result.attempted > 0
+        assert result.failed == 0, f"{result.failed} doctest(s) failed in {module}"
+    assert attempts == []
+
+
+def test_docstring_examples_without_data_fail_without_network(tmp_path, monkeypatch):
+    attempts = forbid_network(monkeypatch)
+    monkeypatch.delenv("SKMNIST_DATA_HOME", raising=False)
+    monkeypatch.setenv("SCIKIT_LEARN_DATA", str(tmp_path))
+    result = doctest.testmod(_fetch, optionflags=doctest.ELLIPSIS, report=False)
+    assert result.failed > 0  # MNISTFetchError: no data, and no download either
+    assert attempts == []
+    assert os.listdir(tmp_path) == []
 
 
 def _sample_path():

@@ -1,11 +1,21 @@
 """Tests of skmnist._images: pictures of digits -> MNIST's 28 x 28 uint8 images."""
 
+import doctest
+import os
+import struct
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageOps
 
-from skmnist import load_mnist_sample
-from skmnist._images import digit_to_mnist, load_digit_image
+import skmnist._images
+from skmnist import digit_to_mnist, load_digit_image, load_mnist_sample
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def center_of_mass(image):
@@ -147,6 +157,7 @@ def test_off_centre_mass_never_cuts_ink():
 # -- real MNIST digits -----------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_real_mnist_digits_round_trip(tmp_path, sample_test, small_pipeline):
     X, _ = sample_test
     originals = X[:20]
@@ -167,6 +178,7 @@ def test_real_mnist_digits_round_trip(tmp_path, sample_test, small_pipeline):
     assert (small_pipeline.predict(loaded) == expected).mean() >= 0.95
 
 
+@pytest.mark.slow
 def test_real_mnist_digit_from_a_larger_picture(tmp_path, sample_test, small_pipeline):
     # An MNIST digit scaled up 5x, dark on white, off-centre on a bigger page.
     X, _ = sample_test
@@ -252,7 +264,9 @@ def test_npy_errors_name_the_file(tmp_path, array, match):
 def test_npy_never_unpickles(tmp_path):
     path = tmp_path / "objects.npy"
     np.save(path, np.array([{"a": 1}], dtype=object), allow_pickle=True)
-    with pytest.raises(ValueError, match="objects.npy"):
+    with pytest.raises(
+        ValueError, match="objects.npy: not a readable .npy array file"
+    ):
         load_digit_image(path)
 
 
@@ -261,7 +275,7 @@ def test_npy_never_unpickles(tmp_path):
 
 def test_missing_file(tmp_path):
     for name in ("missing.png", "missing.npy"):
-        with pytest.raises(FileNotFoundError) as info:
+        with pytest.raises(FileNotFoundError, match="No such file") as info:
             load_digit_image(tmp_path / name)
         assert info.value.filename.endswith(name)
 
@@ -276,7 +290,7 @@ def test_not_an_image(tmp_path):
 def test_truncated_image(tmp_path, seven_png):
     path = tmp_path / "cut.png"
     path.write_bytes(seven_png.read_bytes()[:200])
-    with pytest.raises(ValueError, match="cut.png"):
+    with pytest.raises(ValueError, match="cut.png: the image cannot be decoded"):
         load_digit_image(path)
 
 
@@ -301,3 +315,126 @@ def test_bad_arrays_and_options():
         digit_to_mnist(np.full((5, 5), np.nan))
     with pytest.raises(ValueError, match="invert"):
         digit_to_mnist(np.zeros((5, 5)), invert="yes")
+
+
+# -- large pictures: shrunk before they become floats ----------------------------------
+
+
+def draw_seven_scaled(side, mode="L", ink=0, paper=255):
+    """A thick '7' on a square page of `side` pixels, in proportion at any size."""
+    image = Image.new(mode, (side, side), paper)
+    points = [(0.2 * side, 0.1 * side), (0.7 * side, 0.1 * side)]
+    points.append((0.4 * side, 0.9 * side))
+    ImageDraw.Draw(image).line(points, fill=ink, width=max(1, side // 15))
+    return image
+
+
+@pytest.fixture(scope="module")
+def small_seven():
+    return digit_to_mnist(np.asarray(draw_seven_scaled(300)))
+
+
+def test_huge_png_is_read_in_bounded_memory(tmp_path, small_seven):
+    # 9000 x 9000 pixels, 0.4 MB on disk: 81 million pixels, 5 GB as floats.
+    path = tmp_path / "huge.png"
+    draw_seven_scaled(9000).save(path, compress_level=1)
+    code = (
+        "import resource, sys\n"
+        "import numpy as np\n"
+        "from skmnist import load_digit_image\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "digit = load_digit_image(sys.argv[1])\n"
+        "after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "np.save(sys.argv[2], digit)\n"
+        "print(before, after)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, path, tmp_path / "digit.npy"],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    before, after = (int(n) for n in result.stdout.split())
+    unit = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes or KiB
+    grown_mib = (after - before) * unit / 2**20
+    # The image decoded in 1 byte per pixel is 77 MiB; 5 GB before the fix.
+    assert grown_mib < 400, f"reading the image took {grown_mib:.0f} MiB"
+    digit = np.load(tmp_path / "digit.npy")
+    assert digit.shape == (28, 28) and digit.max() == 255
+    assert np.corrcoef(digit.ravel(), small_seven.ravel())[0, 1] > 0.95
+
+
+def png_header_only(path, width, height):
+    """A PNG file that claims `width` x `height` pixels and holds none of them."""
+
+    def chunk(kind, data):
+        crc = zlib.crc32(kind + data)
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 100))
+        + chunk(b"IEND", b"")
+    )
+    return path
+
+
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+@pytest.mark.parametrize(
+    "width, height, match",
+    [
+        (10_000, 9_000, "10000 x 9000 pixels"),  # just above the limit
+        (100_000, 100_000, "decompression bomb"),  # Pillow's own refusal
+    ],
+)
+def test_too_large_images_are_refused_before_decoding(tmp_path, width, height, match):
+    path = png_header_only(tmp_path / "bomb.png", width, height)
+    with pytest.raises(ValueError, match=match) as info:
+        load_digit_image(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: the image is too large to read")
+    assert "89,478,485 pixels" in message and "crop the picture" in message
+
+
+def test_large_jpeg_photo_is_turned_upright(tmp_path, small_seven):
+    # A photo 3000 pixels wide, stored on its side with EXIF orientation 6
+    # ("rotate 90 degrees clockwise to view"): decoded at a fraction of its size.
+    upright = draw_seven_scaled(
+        3000, mode="RGB", ink=(30, 30, 30), paper=(240, 240, 230)
+    )
+    stored = upright.transpose(Image.Transpose.ROTATE_90)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    path = tmp_path / "photo.jpg"
+    stored.save(path, quality=85, exif=exif)
+    digit = load_digit_image(path)
+    assert np.corrcoef(digit.ravel(), small_seven.ravel())[0, 1] > 0.9
+
+
+@pytest.mark.parametrize("mode", ["I;16", "RGBA", "1", "P"])
+def test_large_images_of_every_mode(tmp_path, small_seven, mode):
+    side = 2500  # shrunk by 3 to 834 pixels
+    gray = draw_seven_scaled(side)
+    if mode == "I;16":
+        image = Image.fromarray(np.asarray(gray).astype(np.uint16) * 257)
+        assert image.mode == "I;16"
+    elif mode == "RGBA":
+        image = draw_seven_scaled(
+            side, mode="RGBA", ink=(0, 0, 0, 255), paper=(0, 0, 0, 0)
+        )
+    else:
+        image = gray.convert(mode)
+    path = tmp_path / f"seven-{mode.replace(';', '')}.png"
+    image.save(path)
+    digit = load_digit_image(path)
+    assert np.corrcoef(digit.ravel(), small_seven.ravel())[0, 1] > 0.95
+
+
+def test_docstring_examples_run():
+    result = doctest.testmod(skmnist._images)
+    assert result.attempted > 0
+    assert result.failed == 0

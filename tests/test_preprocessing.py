@@ -1,18 +1,20 @@
 """Tests for skmnist.FlattenScaler."""
 
 import doctest
+import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
 from numpy.testing import assert_array_equal
+from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils import get_tags
 from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import skmnist._preprocessing
-from skmnist import FlattenScaler
+from skmnist import FlattenScaler, load_digit_image, load_mnist_sample
 
 N = 6
 PIXEL_NAMES = [f"pixel{i}" for i in range(1, 785)]
@@ -205,15 +207,184 @@ def test_tags_follow_output_dtype():
     assert tags.transformer_tags.preserves_dtype == ["float64"]
 
 
+# --- scale="auto": the pixels' convention ------------------------------------
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_mnist_sample(subset="test", return_X_y=True)[0]
+
+
+@pytest.mark.parametrize(
+    "make_input, scale_",
+    [
+        pytest.param(lambda a: a, 255.0, id="uint8"),
+        pytest.param(lambda a: a.astype(np.int64), 255.0, id="int64"),
+        pytest.param(lambda a: a.astype(np.float64), 255.0, id="float64-0-255"),
+        pytest.param(lambda a: a / 255.0, 1.0, id="float64-unit"),
+        pytest.param(lambda a: a.astype(np.float32) / 255, 1.0, id="float32-unit"),
+        pytest.param(lambda a: a.reshape(len(a), -1) / 255.0, 1.0, id="flat-unit"),
+        pytest.param(lambda a: (a / 255.0).tolist(), 1.0, id="nested-list-unit"),
+    ],
+)
+def test_scale_auto_learns_the_convention(digits, make_input, scale_):
+    scaler = FlattenScaler().fit(make_input(digits))
+    assert scaler.scale_ == scale_
+    # Raw pixels and pixels already divided by 255 give the same network inputs.
+    Xt = scaler.transform(make_input(digits))
+    np.testing.assert_allclose(Xt, expected(digits), rtol=1e-6, atol=0)
+
+
+def test_already_scaled_images_are_not_scaled_twice(digits):
+    raw = FlattenScaler().fit_transform(digits)
+    scaled = FlattenScaler().fit_transform(digits / 255.0)
+    np.testing.assert_allclose(scaled, raw, rtol=1e-6, atol=0)
+    assert raw.max() == scaled.max() == 1.0
+
+
+@pytest.mark.parametrize("max_value", [1, 2, 17, 60])
+def test_dark_integer_images_are_pixel_values(digits, max_value):
+    dark = (digits.astype(np.uint16) * max_value // 255).astype(np.uint8)
+    assert dark.max() == max_value
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scaler = FlattenScaler().fit(dark)
+        assert scaler.scale_ == 255.0
+        assert_array_equal(scaler.transform(dark), expected(dark))
+        # Dark images after a fit on bright ones, and the other way round.
+        assert_array_equal(FlattenScaler().fit(digits).transform(dark), expected(dark))
+        assert_array_equal(scaler.transform(digits), expected(digits))
+
+
+def test_all_zero_images_fit_either_convention(digits):
+    zeros = np.zeros((2, 28, 28))
+    assert FlattenScaler().fit(zeros).scale_ == 255.0
+    for fitted in (FlattenScaler().fit(digits), FlattenScaler().fit(digits / 255.0)):
+        assert_array_equal(fitted.transform(zeros), np.zeros((2, 784)))
+
+
+@pytest.mark.parametrize(
+    "fit_input, transform_input, match",
+    [
+        pytest.param(
+            lambda a: a,
+            lambda a: a / 255.0,
+            r"fitted on pixel values from 0 to 255 \(scale='auto' learned "
+            r"scale_=255.0\), but X holds floats all within \[0, 1\] \(max 1.0\).*"
+            r"for example X \* 255.*set scale=255.0",
+            id="fit-raw-transform-unit",
+        ),
+        pytest.param(
+            lambda a: a / 255.0,
+            lambda a: a,
+            r"fitted on images already scaled to \[0, 1\].*X holds integer pixel "
+            r"values \(uint8, max 255\).*for example X / 255",
+            id="fit-unit-transform-uint8",
+        ),
+        pytest.param(
+            lambda a: a / 255.0,
+            lambda a: a // 255,
+            r"X holds integer pixel values \(uint8, max 1\)",
+            id="fit-unit-transform-dark-uint8",
+        ),
+        pytest.param(
+            lambda a: a / 255.0,
+            lambda a: a.astype(np.float64),
+            r"fitted on images already scaled to \[0, 1\].*X holds floats up to "
+            r"255.0: pixel values from 0 to 255.*for example X / 255",
+            id="fit-unit-transform-float-0-255",
+        ),
+    ],
+)
+def test_other_convention_at_transform_is_refused(
+    digits, fit_input, transform_input, match
+):
+    scaler = FlattenScaler().fit(fit_input(digits))
+    with pytest.raises(ValueError, match=match):
+        scaler.transform(transform_input(digits))
+    with pytest.raises(ValueError, match=match):  # one image is enough
+        scaler.transform(transform_input(digits[:1]))
+
+
+def test_explicit_scale_is_used_as_given(digits):
+    unit = digits / 255.0
+    # No guessing: scale=255.0 divides by 255 whatever the data, as documented.
+    scaler = FlattenScaler(scale=255.0).fit(unit)
+    assert scaler.scale_ == 255.0
+    np.testing.assert_allclose(scaler.transform(unit), expected(digits) / 255)
+    scaler = FlattenScaler(scale=1.0).fit(unit)
+    assert scaler.scale_ == 1.0
+    assert_array_equal(
+        scaler.transform(unit), unit.reshape(len(unit), -1).astype(np.float32)
+    )
+    # And no convention check at transform.
+    scaler = FlattenScaler(scale=255.0).fit(digits)
+    np.testing.assert_allclose(scaler.transform(unit), expected(digits) / 255)
+
+
+def test_scale_auto_in_params_and_clone(digits):
+    assert FlattenScaler().get_params() == {"scale": "auto", "dtype": np.float32}
+    fitted = FlattenScaler().fit(digits / 255.0)
+    assert fitted.get_params()["scale"] == "auto"
+    copy = clone(fitted)
+    assert copy.get_params() == fitted.get_params()
+    assert not hasattr(copy, "scale_")
+    assert clone(FlattenScaler(scale=1.0)).scale == 1.0
+
+
+def test_refit_learns_the_new_convention(digits):
+    scaler = FlattenScaler().fit(digits)
+    assert scaler.fit(digits / 255.0).scale_ == 1.0
+    assert scaler.fit(digits).scale_ == 255.0
+
+
+# --- bool images: masks -----------------------------------------------------
+
+
+@pytest.mark.parametrize("scale", ["auto", 255.0, 1.0, 65535])
+def test_bool_images_are_full_ink(digits, scale):
+    mask = digits > 127
+    scaler = FlattenScaler(scale=scale).fit(mask)
+    Xt = scaler.transform(mask)
+    assert Xt.dtype == np.float32
+    assert_array_equal(Xt, mask.reshape(len(mask), -1).astype(np.float32))
+
+
+@pytest.mark.parametrize("fit_on", ["raw", "unit"])
+def test_bool_images_after_fit_on_pixels(digits, fit_on):
+    scaler = FlattenScaler().fit(digits if fit_on == "raw" else digits / 255.0)
+    mask = digits[:3] > 127
+    assert_array_equal(scaler.transform(mask), mask.reshape(3, -1))
+
+
+def test_bool_images_as_the_npy_reader_reads_them(digits, tmp_path):
+    # skmnist predict's .npy reader makes True 255: the same network inputs.
+    mask = digits[:5] > 127
+    np.save(tmp_path / "mask.npy", mask)
+    read = load_digit_image(tmp_path / "mask.npy")
+    assert_array_equal(
+        FlattenScaler().fit_transform(mask), FlattenScaler().fit_transform(read)
+    )
+    scaler = FlattenScaler().fit(mask)
+    assert_array_equal(scaler.inverse_transform(scaler.transform(mask)), read)
+
+
+def test_bool_dataframe(digits):
+    df = pd.DataFrame(digits[:4].reshape(4, -1) > 127, columns=PIXEL_NAMES)
+    Xt = FlattenScaler().fit_transform(df)
+    assert_array_equal(Xt, df.to_numpy().astype(np.float32))
+
+
 # --- errors -----------------------------------------------------------------
 
 
 def test_transform_before_fit_raises(images):
-    with pytest.raises(NotFittedError):
+    match = "This FlattenScaler instance is not fitted yet"
+    with pytest.raises(NotFittedError, match=match):
         FlattenScaler().transform(images)
-    with pytest.raises(NotFittedError):
+    with pytest.raises(NotFittedError, match=match):
         FlattenScaler().inverse_transform(expected(images))
-    with pytest.raises(NotFittedError):
+    with pytest.raises(NotFittedError, match=match):
         FlattenScaler().get_feature_names_out()
 
 
@@ -227,12 +398,13 @@ def test_transform_before_fit_raises(images):
         (
             -3.0,
             r"Negative values in data passed to FlattenScaler: pixel values must "
-            r"be in \[0, 255\]; got min -3.0 and max 255.0",
+            r"be 0 \(background\) or more; got min -3.0 and max 255.0",
         ),
         (
             300.0,
-            r"Values above scale=255 in data passed to FlattenScaler: pixel "
-            r"values must be in \[0, 255\]; got min 0.0 and max 300.0",
+            r"Values above 255 in data passed to FlattenScaler: with "
+            r"scale='auto', floating-point pixel values must be in \[0, 255\]; "
+            r"got min 0.0 and max 300.0. .*scale=65535 for 16-bit images",
         ),
     ],
 )
@@ -426,3 +598,55 @@ def test_inverse_transform_wrong_number_of_features(images):
     scaler = FlattenScaler().fit(images)
     with pytest.raises(ValueError, match="X has 10 features, but FlattenScaler is"):
         scaler.inverse_transform(np.zeros((2, 10)))
+
+
+def test_inverse_transform_of_images_in_unit_range(digits):
+    unit = (digits[:10] / 255.0).astype(np.float32)
+    scaler = FlattenScaler().fit(unit)
+    back = scaler.inverse_transform(scaler.transform(unit))
+    assert back.dtype == np.float32
+    assert_array_equal(back, unit)
+    # Clipped to [0, scale_] = [0, 1].
+    clipped = scaler.inverse_transform(np.full((1, 784), 1.5))
+    assert_array_equal(clipped, np.ones((1, 28, 28)))
+
+
+@pytest.mark.parametrize(
+    "scale, dtype", [(65535, np.uint16), (4095, np.uint16), (255.0, np.uint8)]
+)
+def test_inverse_transform_follows_the_scale(scale, dtype):
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, scale, (5, 28, 28), endpoint=True).astype(dtype)
+    images[0, 0, :2] = [0, scale]
+    scaler = FlattenScaler(scale=scale, dtype="float64").fit(images)
+    back = scaler.inverse_transform(scaler.transform(images))
+    assert back.dtype == dtype
+    assert_array_equal(back, images)
+    # Values above 1 are clipped to the scale, not to 255.
+    too_bright = scaler.inverse_transform(np.full((1, 784), 2.0))
+    assert_array_equal(too_bright, np.full((1, 28, 28), scale, dtype=dtype))
+
+
+# --- in the pipeline --------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_pipeline_on_images_already_divided_by_255():
+    # The Keras tutorial divides by 255 first: the pipeline must train as well.
+    from skmnist import make_mnist_pipeline
+
+    X, y = load_mnist_sample(return_X_y=True)
+    X_test, y_test = load_mnist_sample(subset="test", return_X_y=True)
+
+    def pipeline():
+        return make_mnist_pipeline(hidden_size=64, epochs=5, random_state=0)
+
+    raw = pipeline().fit(X, y)
+    scaled = pipeline().fit(X / 255.0, y)
+    assert scaled.score(X_test / 255.0, y_test) >= raw.score(X_test, y_test) - 0.01
+    # A model trained on raw pixels refuses images divided by 255, and the
+    # other way round, instead of predicting from almost black images.
+    with pytest.raises(ValueError, match=r"X holds floats all within \[0, 1\]"):
+        raw.predict(X_test / 255.0)
+    with pytest.raises(ValueError, match="X holds integer pixel values"):
+        scaled.predict(X_test)

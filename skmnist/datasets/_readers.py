@@ -56,7 +56,12 @@ def read_folder(folder, splits):
     """
     npz_path = os.path.join(folder, NPZ_FILENAME)
     if os.path.lexists(npz_path):
-        return read_npz(npz_path, splits)
+        try:
+            return read_npz(npz_path, splits)
+        except MNISTFormatError as exc:
+            raise MNISTFormatError(
+                f"{exc} {_fresh_copy_hint(folder, npz_path)}"
+            ) from exc.__cause__
     idx_paths = {split: _find_idx_pair(folder, split) for split in splits}
     if any(paths is None for paths in idx_paths.values()):
         return None
@@ -87,15 +92,22 @@ def read_npz(path, splits, sizes=MNIST_SIZES):
         Split -> ``(images, labels)``.
     """
     path = os.fspath(path)
+    # Opened first, so that a file we may not read raises the OSError it is.
+    with open(path, "rb") as file:
+        return _read_npz_file(file, path, splits, sizes)
+
+
+def _read_npz_file(file, path, splits, sizes):
     # np.load would try a non-zip file as .npy, then as a pickle, and its error
     # would not say what is wrong; is_zipfile also catches most truncated archives.
-    if not zipfile.is_zipfile(path):
+    if not zipfile.is_zipfile(file):
         raise MNISTFormatError(
             f"{path} is not an .npz (zip) archive: it is not MNIST in the Keras "
             "layout, or it is truncated or corrupt."
         )
+    file.seek(0)
     try:
-        npz = np.load(path, allow_pickle=False)
+        npz = np.load(file, allow_pickle=False)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise MNISTFormatError(f"{path} cannot be read as .npz: {exc}") from exc
     arrays = {}
@@ -136,6 +148,20 @@ def read_idx_pair(images_path, labels_path, *, n_samples):
     labels = _read_idx(labels_path, IDX_LABELS_MAGIC, (n_samples,))
     _check_labels(labels, n_samples, labels_path)
     return images, labels
+
+
+def _fresh_copy_hint(folder, path):
+    """How to replace a broken mnist.npz, for the error's message."""
+    if os.access(folder, os.W_OK | os.X_OK):
+        return (
+            f"To download a fresh copy, delete {path} and call fetch_mnist again "
+            "(with download_if_missing=True, the default)."
+        )
+    return (
+        f"{folder} is not writable: replace the file with a good copy, or pass "
+        "data_home= (or set SKMNIST_DATA_HOME) to a folder you can write to, "
+        "where fetch_mnist will download a fresh copy."
+    )
 
 
 def _npz_array(npz, path, key):
