@@ -103,8 +103,9 @@ class TrainingNetwork:
         losses = keras.losses.sparse_categorical_crossentropy(
             t, logits, from_logits=True
         )
-        hits = (jnp.argmax(logits, -1) == t).astype(w.dtype)
-        sums = (jnp.sum(losses * w), jnp.sum(hits * w), jnp.sum(w))
+        # Keras's "accuracy" metric is not weighted by sample_weight; the loss is.
+        hits = (jnp.argmax(logits, -1) == t) & valid
+        sums = (jnp.sum(losses * w), jnp.sum(hits.astype(w.dtype)))
         return sums, non_trainable
 
     def _mean_loss(self, trainable, non_trainable, data, rows, valid):
@@ -134,7 +135,7 @@ class TrainingNetwork:
             totals = tuple(a + b for a, b in zip(totals, sums, strict=True))
             return (trainable, non_trainable, optimizer), totals
 
-        zeros = (jnp.float32(0),) * 3
+        zeros = (jnp.float32(0),) * 2
         return jax.lax.fori_loop(start, stop, step, (state, zeros))
 
     def _evaluate(self, state, data, chunks, n_rows):
@@ -148,7 +149,7 @@ class TrainingNetwork:
             )
             return tuple(a + b for a, b in zip(totals, sums, strict=True))
 
-        zeros = (jnp.float32(0),) * 3
+        zeros = (jnp.float32(0),) * 2
         return jax.lax.fori_loop(0, chunks.shape[0], chunk, zeros)
 
 

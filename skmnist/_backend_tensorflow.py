@@ -117,14 +117,15 @@ class _Workspace:
             t, logits, from_logits=True
         )
         predicted = tf.argmax(logits, -1, output_type=tf.int32)
-        hits = tf.cast(tf.equal(predicted, t), w.dtype)
-        return tf.reduce_sum(losses * w), tf.reduce_sum(hits * w), tf.reduce_sum(w)
+        # Keras's "accuracy" metric is not weighted by sample_weight; the loss is.
+        hits = tf.logical_and(tf.equal(predicted, t), valid)
+        return tf.reduce_sum(losses * w), tf.reduce_sum(tf.cast(hits, w.dtype))
 
     def _train(self, X, y, w, order, start, stop):
         variables = self.model.trainable_variables
         n_rows = tf.shape(order)[0]
 
-        def step(i, loss_sum, hit_sum, weight_sum):
+        def step(i, loss_sum, hit_sum):
             positions = i * self._batch_size + tf.range(self._batch_size)
             valid = positions < n_rows
             # The last batch is short: its missing rows repeat a real one at zero
@@ -132,29 +133,25 @@ class _Workspace:
             rows = tf.gather(order, tf.minimum(positions, n_rows - 1))
             n_valid = tf.reduce_sum(tf.cast(valid, tf.float32))
             with tf.GradientTape() as tape:
-                loss, hits, weight = self._losses(X, y, w, rows, valid, True)
+                loss, hits = self._losses(X, y, w, rows, valid, True)
                 # Keras's mean over the batch's rows, weighted per sample.
                 mean_loss = loss / n_valid
             self.optimizer.apply(tape.gradient(mean_loss, variables), variables)
-            return i + 1, loss_sum + loss, hit_sum + hits, weight_sum + weight
+            return i + 1, loss_sum + loss, hit_sum + hits
 
         zero = tf.constant(0.0)
-        _, *sums = tf.while_loop(
-            lambda i, *_: i < stop, step, (start, zero, zero, zero)
-        )
+        _, *sums = tf.while_loop(lambda i, *_: i < stop, step, (start, zero, zero))
         return sums
 
     def _evaluate(self, X, y, w, chunks, n_rows):
-        def chunk(j, loss_sum, hit_sum, weight_sum):
+        def chunk(j, loss_sum, hit_sum):
             positions = j * tf.shape(chunks)[1] + tf.range(tf.shape(chunks)[1])
-            loss, hits, weight = self._losses(
-                X, y, w, chunks[j], positions < n_rows, False
-            )
-            return j + 1, loss_sum + loss, hit_sum + hits, weight_sum + weight
+            loss, hits = self._losses(X, y, w, chunks[j], positions < n_rows, False)
+            return j + 1, loss_sum + loss, hit_sum + hits
 
         zero = tf.constant(0.0)
         _, *sums = tf.while_loop(
-            lambda j, *_: j < tf.shape(chunks)[0], chunk, (0, zero, zero, zero)
+            lambda j, *_: j < tf.shape(chunks)[0], chunk, (0, zero, zero)
         )
         return sums
 

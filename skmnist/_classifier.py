@@ -377,6 +377,28 @@ class MNISTClassifier(KerasClassifier):
             super().partial_fit(X, y, classes=classes, sample_weight=sample_weight)
         return self
 
+    def initialize(self, X, y):
+        """Build the network for (X, y) without training it.
+
+        As scikeras's ``initialize``: the estimator is then fitted, with the
+        network's initial (``random_state``-seeded) weights; a later ``fit`` with
+        ``warm_start=True``, or ``partial_fit``, trains from them.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows that fix the input width (and feature names).
+        y : array-like of shape (n_samples,)
+            Labels that fix the classes.
+
+        Returns
+        -------
+        self : MNISTClassifier
+        """
+        self._check_params()
+        self._fit_seed = _draw_seed(self.random_state)
+        return super().initialize(X, y)
+
     def _check_params(self):
         """Every parameter checked before any data is touched or Keras built."""
         self._validate_params()

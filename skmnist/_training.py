@@ -74,12 +74,13 @@ def train(
                 order = epoch_rng.permutation(train_rows)
             order = order.astype(np.int32)
             callback_list.on_epoch_begin(epoch)
-            totals = np.zeros(3)
+            totals = np.zeros(2)
             for start in range(0, steps, per_call):
                 stop = min(start + per_call, steps)
                 callback_list.on_train_batch_begin(start)
                 totals += session.train(order, start, stop)
-                callback_list.on_train_batch_end(stop - 1, _logs(totals, len(order)))
+                seen = min(stop * batch_size, len(order))
+                callback_list.on_train_batch_end(stop - 1, _logs(totals, seen))
             logs = _logs(totals, len(train_rows))
             if not np.isfinite(logs["loss"]):
                 raise TrainingDiverged(
@@ -117,8 +118,6 @@ def train(
 
 
 def _logs(totals, n_rows):
-    loss_sum, hit_sum, weight_sum = totals
-    return {
-        "loss": loss_sum / n_rows,
-        "accuracy": hit_sum / weight_sum if weight_sum else 0.0,
-    }
+    # As Keras's: the loss weighted by sample_weight, the accuracy not.
+    loss_sum, hit_sum = totals
+    return {"loss": float(loss_sum / n_rows), "accuracy": float(hit_sum / n_rows)}

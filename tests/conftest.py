@@ -10,9 +10,6 @@ import os
 import numpy as np
 import pytest
 
-# TensorFlow's C++ start-up chatter hides test output; this only silences logs.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 
 def _real_mnist(subset):
     from skmnist import fetch_mnist

@@ -1,6 +1,5 @@
 """MNISTClassifier as a scikit-learn classifier: API, validation, seeding, history."""
 
-import random
 import subprocess
 import sys
 import textwrap
@@ -78,7 +77,8 @@ def test_default_network_is_784_512_512_10_with_adam():
         layer for layer in clf.model_.layers if isinstance(layer, keras.layers.Dense)
     ]
     assert [layer.units for layer in dense] == [512, 512, 10]
-    assert [layer.activation.__name__ for layer in dense] == ["relu", "relu", "softmax"]
+    assert [layer.activation.__name__ for layer in dense] == ["relu", "relu", "linear"]
+    assert clf.model_.layers[-1].activation.__name__ == "softmax"  # its own layer
     assert clf.model_.count_params() == 669_706
     assert isinstance(clf.model_.optimizer, keras.optimizers.Adam)
     assert float(clf.model_.optimizer.learning_rate) == pytest.approx(1e-3)
@@ -91,7 +91,7 @@ def test_widths_come_from_the_data(blobs):
     assert clf.model_.input_shape == (None, 8)
     assert clf.model_.output_shape == (None, 3)
     kinds = [type(layer).__name__ for layer in clf.model_.layers[1:]]
-    assert kinds == ["Dense", "Dropout"] * 3 + ["Dense"]
+    assert kinds == ["Dense", "Dropout"] * 3 + ["Dense", "Activation"]
 
 
 def test_parameters_are_validated(blobs):
@@ -275,28 +275,6 @@ def test_random_state_instances_give_real_seeds(blobs):
     np.testing.assert_array_equal(w1[0], w1_again[0])
 
 
-def test_seeded_fit_restores_global_random_state(blobs):
-    import tensorflow as tf
-    from tensorflow.python.eager import context
-    from tensorflow.python.framework import config
-
-    X, y = blobs
-    determinism_before = config.is_op_determinism_enabled()
-    seed_before = context.global_seed()
-    py_before = random.getstate()
-    np_before = np.random.get_state()
-    _fit(X, y, epochs=1, random_state=3)
-    assert config.is_op_determinism_enabled() == determinism_before
-    assert context.global_seed() == seed_before
-    assert random.getstate() == py_before
-    np.testing.assert_array_equal(np.random.get_state()[1], np_before[1])
-    # The bug this guards against: an unseeded fit after a seeded one failed with
-    # "Random ops require a seed to be set when determinism is enabled".
-    clf = MNISTClassifier(**FAST, dropout=0.2).fit(X, y)
-    assert clf.predict(X).shape == (150,)
-    tf.random.uniform((1,))  # unseeded random ops still work
-
-
 def test_unseeded_fits_differ(blobs):
     X, y = blobs
     w1 = MNISTClassifier(**FAST).fit(X, y).model_.get_weights()[0]
@@ -307,71 +285,60 @@ def test_unseeded_fits_differ(blobs):
 # -- validation split, early stopping, history --------------------------------------
 
 
-def test_validation_set_is_stratified_even_for_sorted_data():
-    y = np.repeat([0, 1, 2, 3], 25)  # sorted by class, as CV folds often are
-    clf = MNISTClassifier(validation_split=0.2)
-    clf._fit_seed = 0
-    train, val = clf._split(y)
-    assert len(val) == 20 and len(train) == 80
-    np.testing.assert_array_equal(np.bincount(y[val]), [5, 5, 5, 5])
-    assert not set(train) & set(val)
-    np.testing.assert_array_equal(train, np.sort(train))  # training order kept
-    # Keras's validation_split would have validated on class 3 alone.
+def test_data_sorted_by_class_still_validates_on_every_class():
+    # Sorted by class, as CV folds often are: Keras's own validation_split would
+    # hold out the last rows, all of class 3, which training then never sees.
+    centers = np.eye(4, 6, dtype=np.float32) * 4
+    X = np.repeat(centers, 25, axis=0) + np.random.RandomState(0).normal(
+        scale=0.3, size=(100, 6)
+    ).astype(np.float32)
+    y = np.repeat([0, 1, 2, 3], 25)
+    clf = MNISTClassifier(
+        hidden_size=16, epochs=30, batch_size=16, validation_split=0.2,
+        learning_rate=0.01, random_state=0,
+    ).fit(X, y)
+    assert clf.history_["val_accuracy"][-1] == 1.0
 
 
-def test_validation_split_is_seeded(blobs):
-    _, y = blobs
-    clf = MNISTClassifier(validation_split=0.2)
-    clf._fit_seed = 5
-    _, first = clf._split(y)
-    _, again = clf._split(y)
-    clf._fit_seed = 6
-    _, other = clf._split(y)
-    np.testing.assert_array_equal(first, again)
-    assert not np.array_equal(first, other)
+def test_training_is_keras_training():
+    """One epoch of skmnist's compiled loop is Model.fit's epoch, step for step."""
+    rng = np.random.RandomState(0)
+    X = rng.rand(300, 12).astype(np.float32)  # 300 rows: the last batch is short
+    y = rng.randint(0, 3, 300)
+    clf = MNISTClassifier(
+        hidden_size=16, epochs=2, batch_size=64, validation_split=0.0,
+        shuffle=False, warm_start=True, jit_compile=False, random_state=0,
+    )
+    clf.initialize(X, y)  # scikeras: build the network without training it
+    start = clf.model_.get_weights()
+    weights = np.linspace(0.5, 2.0, 300)
+    clf.fit(X, y, sample_weight=weights)
 
-
-def test_no_validation_split_trains_on_everything(blobs):
-    _, y = blobs
-    train, val = MNISTClassifier(validation_split=0.0)._split(y)
-    np.testing.assert_array_equal(train, np.arange(len(y)))
-    assert val is None
-
-
-def test_at_least_one_sample_of_each_class_is_held_out():
-    y = np.repeat([0, 1, 2], 4)  # 10% of 12 would be 2 samples
-    clf = MNISTClassifier(validation_split=0.1)
-    clf._fit_seed = 0
-    _, val = clf._split(y)
-    np.testing.assert_array_equal(np.sort(y[val]), [0, 1, 2])
-
-
-@pytest.mark.parametrize("seed", [None, 5])
-def test_batches_match_keras_batching(seed):
-    import tensorflow as tf
-
-    from skmnist._classifier import _tf_batches
-
-    rows = tf.range(1000, 1300)
-    indices = np.arange(0, 300, 2)  # 150 rows -> batches of 64, 64, 22
-    dataset = _tf_batches((rows,), indices, 64, shuffle=True, seed=seed)
-    epochs = [[b[0].numpy() for b in dataset] for _ in range(2)]
-    for batches in epochs:
-        assert [len(b) for b in batches] == [64, 64, 22]
-        np.testing.assert_array_equal(np.sort(np.concatenate(batches)), 1000 + indices)
-    assert not np.array_equal(np.concatenate(epochs[0]), np.concatenate(epochs[1]))
-    if seed is not None:  # the same orders again, and as one endless stream
-        again = _tf_batches((rows,), indices, 64, shuffle=True, seed=seed)
-        np.testing.assert_array_equal(
-            np.concatenate([b[0].numpy() for b in again]), np.concatenate(epochs[0])
-        )
-        stream = iter(_tf_batches((rows,), indices, 64, True, seed=seed, repeat=2))
-        for batches in epochs:
-            for batch in batches:
-                np.testing.assert_array_equal(next(stream)[0].numpy(), batch)
-    plain = [b[0].numpy() for b in _tf_batches((rows,), indices, 64, shuffle=False)]
-    np.testing.assert_array_equal(np.concatenate(plain), 1000 + indices)
-    assert len(dataset) == 3
+    reference = keras.Sequential(
+        [
+            keras.Input((12,)),
+            keras.layers.Dense(16, activation="relu"),
+            keras.layers.Dense(16, activation="relu"),
+            keras.layers.Dense(3, activation="softmax"),
+        ]
+    )
+    reference.set_weights(start)
+    reference.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    history = reference.fit(
+        X, y, sample_weight=weights, batch_size=64, epochs=2, shuffle=False,
+        verbose=0,
+    ).history
+    for ours, theirs in zip(clf.model_.get_weights(), reference.get_weights(),
+                            strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(clf.history_["loss"], history["loss"], rtol=1e-4)
+    np.testing.assert_allclose(
+        clf.history_["accuracy"], history["accuracy"], rtol=1e-6
+    )
 
 
 def test_sample_weights_reach_training(blobs):
@@ -409,6 +376,12 @@ def test_early_stopping_stops_and_restores_best_epoch():
     rng = np.random.RandomState(0)
     X = rng.rand(200, 20).astype(np.float32)
     y = rng.randint(0, 2, 200)  # random labels: validation loss soon rises
+    weights_after_epoch = []
+    recorder = keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: weights_after_epoch.append(
+            recorder.model.get_weights()
+        )
+    )
     clf = MNISTClassifier(
         hidden_size=64,
         epochs=200,
@@ -417,22 +390,20 @@ def test_early_stopping_stops_and_restores_best_epoch():
         early_stopping=True,
         patience=3,
         random_state=0,
+        callbacks=[recorder],
     ).fit(X, y)
     assert clf.n_iter_ < 200
     val_loss = clf.history_["val_loss"]
     assert clf.best_epoch_ == int(np.argmin(val_loss))
     assert clf.n_iter_ == clf.best_epoch_ + 1 + 3
-    # the restored weights are those of the best epoch
-    held_out = clf.model_.evaluate(
-        *_validation_set(clf, X, y), verbose=0, return_dict=True
-    )["loss"]
-    assert held_out == pytest.approx(val_loss[clf.best_epoch_], rel=1e-4)
-
-
-def _validation_set(clf, X, y):
-    clf._fit_seed = 0
-    _, val = clf._split(y)
-    return X[val], y[val]
+    # the model holds the weights of the best epoch, not of the last one
+    for restored, best in zip(
+        clf.model_.get_weights(), weights_after_epoch[clf.best_epoch_], strict=True
+    ):
+        np.testing.assert_array_equal(restored, best)
+    assert not np.array_equal(
+        clf.model_.get_weights()[0], weights_after_epoch[-1][0]
+    )
 
 
 def test_early_stopping_needs_a_validation_split(blobs):
@@ -542,33 +513,6 @@ def test_default_classifier_on_real_mnist(mnist_train, mnist_test):
 
 
 # -- speed settings (they must not change the model) ------------------------------
-
-
-def test_xla_is_used_only_where_it_pays(blobs):
-    big = MNISTClassifier()
-    big.model_ = keras.Sequential(
-        [
-            keras.Input((784,)),
-            keras.layers.Dense(512),
-            keras.layers.Dense(512),
-            keras.layers.Dense(10),
-        ]
-    )
-    assert big._use_xla(54_000, 20)  # the reference fit: 5.7e9 parameter updates
-    assert not big._use_xla(2_000, 2)
-    assert big.set_params(jit_compile=False)._use_xla(54_000, 20) is False
-    assert big.set_params(jit_compile=True)._use_xla(10, 1) is True
-
-
-def test_xla_training_matches_plain_training(blobs):
-    X, y = blobs
-    plain = _fit(X, y, jit_compile=False)
-    xla = _fit(X, y, jit_compile=True)
-    assert xla._train_settings[0] and not plain._train_settings[0]
-    assert xla.model_.jit_compile is False  # prediction is never compiled
-    np.testing.assert_allclose(
-        xla.predict_proba(X), plain.predict_proba(X), rtol=1e-3, atol=1e-5
-    )
 
 
 @pytest.mark.parametrize("steps_per_execution", [1, 3, 64, "epoch"])
