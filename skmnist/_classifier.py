@@ -9,6 +9,8 @@ from ._runtime import keras, prepare_runtime
 import contextlib
 import math
 import numbers
+import sys
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -39,6 +41,8 @@ _XLA_MIN_PARAMETER_UPDATES = 1e9
 # Rows per compiled prediction call: large enough to amortise the call, small
 # enough to bound the activations' memory (8192 x 512 floats = 16 MiB a layer).
 _PREDICT_CHUNK = 8192
+# Training inputs larger than this are almost surely unscaled (pixels are 0-255).
+_LARGE_INPUT = 100.0
 
 
 class MNISTClassifier(KerasClassifier):
@@ -507,7 +511,8 @@ class MNISTClassifier(KerasClassifier):
         network = _compiled.compiled_network(
             spec, lambda: make_optimizer(self.optimizer, self.learning_rate)
         )
-        callbacks = list(self._fit_callbacks)
+        # The parameter as it is now: scikeras reads it once, at the first fit.
+        callbacks = list(self.callbacks or [])
         stopper = None
         if self.early_stopping:
             stopper = keras.callbacks.EarlyStopping(
@@ -601,6 +606,17 @@ class MNISTClassifier(KerasClassifier):
                     f"the data, but the data contains only one class: {classes[0]!r}."
                 )
             self.target_type_ = type_of_target(classes)
+        if y is not None and X is not None and X.size:
+            largest = float(np.abs(X).max())
+            if largest > _LARGE_INPUT:
+                warnings.warn(
+                    f"X has values as large as {largest:.4g}, but "
+                    f"{type(self).__name__} trains well only on inputs of about "
+                    "unit scale: divide pixel values by 255 (skmnist.FlattenScaler "
+                    "does), or standardize features (StandardScaler).",
+                    UserWarning,
+                    stacklevel=_caller_stacklevel(),
+                )
         return X, y
 
     # -- prediction ----------------------------------------------------------------
@@ -661,6 +677,20 @@ def _draw_seed(random_state):
         return int(random_state)
     rng = check_random_state(random_state)
     return int(rng.randint(np.iinfo(np.int32).max))
+
+
+def _caller_stacklevel():
+    """The warnings stacklevel of the nearest frame outside the libraries.
+
+    So that a warning raised deep in a fit (through scikeras, maybe a Pipeline)
+    points at the user's own line.
+    """
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_globals.get("__name__", "").partition(".")[
+        0
+    ] in ("skmnist", "scikeras", "sklearn"):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def _labels(y):
