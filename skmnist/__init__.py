@@ -24,6 +24,7 @@ _LAZY = {
     "plot_learning_curves": "._plotting",
     "plot_confusion_matrix": "._plotting",
     "plot_digits": "._plotting",
+    "clear_compiled_networks": "._compiled",
     "load_digit_image": "._images",
     "digit_to_mnist": "._images",
 }
@@ -32,6 +33,7 @@ __all__ = [
     "FlattenScaler",
     "MNISTClassifier",
     "ModelFileError",
+    "clear_compiled_networks",
     "digit_to_mnist",
     "fetch_mnist",
     "load_digit_image",

@@ -28,6 +28,20 @@ def _values(variables):
     return [v.value for v in variables]
 
 
+def _concrete(function, signature, jit_compile):
+    """``function`` traced once, for every input of ``signature``.
+
+    Called as a concrete function it is never traced again, and TensorFlow's
+    retracing detector, which counts the traces of every network's copy of the
+    same method as one function's, does not warn about the programs of many
+    networks in one process.
+    """
+    traced = tf.function(
+        function, input_signature=signature, jit_compile=jit_compile, autograph=False
+    )
+    return traced.get_concrete_function()
+
+
 def _state(model, optimizer):
     """A network's variables and its optimizer's, in a fixed order."""
     return model.variables + optimizer.variables
@@ -43,9 +57,7 @@ class Predictor:
             _specs(self._model.non_trainable_variables),
             tf.TensorSpec([None, spec.n_features], tf.float32),
         ]
-        self._forward = tf.function(
-            self._forward_impl, input_signature=signature, autograph=False
-        )
+        self._forward = _concrete(self._forward_impl, signature, jit_compile=False)
 
     def _forward_impl(self, trainable, non_trainable, x):
         proba, _ = self._model.stateless_call(trainable, non_trainable, x)
@@ -96,17 +108,15 @@ class _Workspace:
             tf.TensorSpec([None], tf.float32),
         ]
         scalar = tf.TensorSpec([], tf.int32)
-        self.train = tf.function(
+        self.train = _concrete(
             self._train,
-            input_signature=[*data, tf.TensorSpec([None], tf.int32), scalar, scalar],
+            [*data, tf.TensorSpec([None], tf.int32), scalar, scalar],
             jit_compile=spec.jit_compile,
-            autograph=False,
         )
-        self.evaluate = tf.function(
+        self.evaluate = _concrete(
             self._evaluate,
-            input_signature=[*data, tf.TensorSpec([None, None], tf.int32), scalar],
+            [*data, tf.TensorSpec([None, None], tf.int32), scalar],
             jit_compile=spec.jit_compile,
-            autograph=False,
         )
 
     def _losses(self, X, y, w, rows, valid, training):
@@ -179,10 +189,14 @@ class _Session:
             target.assign(source)
 
     def train(self, order, start, stop):
-        sums = self._ws.train(*self._data, order, start, stop)
+        sums = self._ws.train(
+            *self._data, tf.constant(order), tf.constant(start), tf.constant(stop)
+        )
         return tuple(float(s) for s in sums)
 
     def evaluate(self, rows):
         chunks = eval_chunks(rows)
-        sums = self._ws.evaluate(*self._data, chunks, len(rows))
+        sums = self._ws.evaluate(
+            *self._data, tf.constant(chunks), tf.constant(len(rows))
+        )
         return tuple(float(s) for s in sums)

@@ -2,7 +2,7 @@
 
 # Keras (and TensorFlow) start through skmnist._runtime, before another import can
 # start them with their start-up log lines.
-from ._runtime import keras, prepare_runtime
+from ._runtime import keras
 
 # isort: split
 
@@ -420,7 +420,6 @@ class MNISTClassifier(KerasClassifier):
                 "early_stopping=True needs held-out data to watch, but "
                 "validation_split=0.0; set validation_split > 0 (e.g. 0.1)."
             )
-        prepare_runtime()
 
     @staticmethod
     def _check_known_labels(labels, classes, where):
@@ -657,7 +656,6 @@ class MNISTClassifier(KerasClassifier):
         # of this architecture, rather than Keras's predict(), which traces a new
         # function per model and costs more than the network on MNIST-sized input.
         check_is_fitted(self)
-        prepare_runtime()
         X, _ = self._validate_data(X)
         X = self.feature_encoder_.transform(X)
         predictor = _compiled.predictor(self._spec)

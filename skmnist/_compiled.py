@@ -118,11 +118,29 @@ def predictor(spec):
 def clear_compiled_networks():
     """Forget every compiled network of this process.
 
-    Fitted estimators keep working (their weights are their own); the next fit
-    or prediction of each network traces and compiles it again.
+    skmnist traces and compiles each network once per process and reuses it for
+    every fit and prediction of that network (at most
+    ``skmnist._compiled.MAX_COMPILED_NETWORKS`` = 32 programs, least recently
+    used first out). This empties that cache, to release its memory. Fitted
+    estimators keep working (their weights are their own); the next fit or
+    prediction of each network traces and compiles it again.
+
+    Returns
+    -------
+    n_cleared : int
+        The number of compiled programs forgotten (a network that was trained
+        and used for prediction has two).
+
+    Examples
+    --------
+    >>> from skmnist import clear_compiled_networks
+    >>> clear_compiled_networks() >= 0
+    True
     """
     with _CACHE_LOCK:
+        n_cleared = len(_CACHE)
         _CACHE.clear()
+    return n_cleared
 
 
 #: Most rows evaluated per step: large enough to amortise a step, small enough to

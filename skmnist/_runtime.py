@@ -14,9 +14,8 @@ import os
 import re
 import sys
 import tempfile
-import threading
 
-__all__ = ["keras", "prepare_runtime"]
+__all__ = ["keras"]
 
 # TensorFlow's and absl's C++ log lines, and the second line of cpu_feature_guard's.
 _TF_LINE = re.compile(
@@ -70,35 +69,30 @@ def _import_keras():
 
 keras = _import_keras()
 
-_PREPARED = False
-_PREPARE_LOCK = threading.Lock()
-
-
-def prepare_runtime():
-    """Cap TensorFlow's thread pools at ``OMP_NUM_THREADS``, once per process.
+def _limit_tensorflow_threads():
+    """Cap TensorFlow's thread pools at ``OMP_NUM_THREADS``, when that is set.
 
     joblib's loky workers (``GridSearchCV(n_jobs=...)``) and Dask's worker
     processes tell native libraries their share of the cores through
     ``OMP_NUM_THREADS``; TensorFlow ignores it, so n workers on n cores would
-    each start n threads and fight. This sets TensorFlow's intra-op pool to it
-    (and its inter-op pool to at most 2) before the pools start. Without the
-    variable, or on another backend, nothing changes.
+    each start n threads and fight. Done as Keras is imported, before anything
+    can start TensorFlow's runtime (whose pools are fixed from then on): the
+    intra-op pool gets ``OMP_NUM_THREADS`` threads, the inter-op pool at most 2.
+    Without the variable, or on another backend, nothing changes.
     """
-    global _PREPARED
-    with _PREPARE_LOCK:
-        if _PREPARED:
-            return
-        _PREPARED = True
-        try:
-            n_threads = int(os.environ.get("OMP_NUM_THREADS", ""))
-        except ValueError:
-            return
-        if n_threads < 1 or keras.backend.backend() != "tensorflow":
-            return
-        import tensorflow as tf
+    try:
+        n_threads = int(os.environ.get("OMP_NUM_THREADS", ""))
+    except ValueError:
+        return
+    if n_threads < 1 or keras.backend.backend() != "tensorflow":
+        return
+    import tensorflow as tf
 
-        try:
-            tf.config.threading.set_intra_op_parallelism_threads(n_threads)
-            tf.config.threading.set_inter_op_parallelism_threads(min(n_threads, 2))
-        except RuntimeError:  # the runtime already started: its pools are fixed now
-            pass
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(n_threads)
+        tf.config.threading.set_inter_op_parallelism_threads(min(n_threads, 2))
+    except RuntimeError:  # the user's code started the runtime before skmnist
+        pass
+
+
+_limit_tensorflow_threads()

@@ -11,9 +11,6 @@ of the time is spent starting worker processes and importing TensorFlow in them.
 """
 
 import os
-import random
-import threading
-import time
 
 import joblib
 import numpy as np
@@ -156,32 +153,3 @@ def test_grid_search_dask_matches_sequential(digits, sequential_search, dask_cli
     # fit's seed, never from Python's global `random`, which a Dask worker's event
     # loop thread draws from while the fit runs in an executor thread.
     _assert_same_search(search, sequential_search)
-
-
-def test_seeded_fit_ignores_other_threads_drawing_random_numbers():
-    from skmnist import MNISTClassifier
-
-    X, y = load_mnist_sample(return_X_y=True)
-    X, y = X[:300].reshape(300, -1) / 255.0, y[:300]
-
-    def fit_predict():
-        clf = MNISTClassifier(hidden_size=16, dropout=0.1, epochs=1, random_state=0)
-        return clf.fit(X, y).predict_proba(X[:50])
-
-    quiet = fit_predict()
-    stop = threading.Event()
-
-    def draw_random_numbers():  # as a Dask worker's event loop does, now and then
-        while not stop.is_set():
-            random.random()
-            np.random.random_sample()
-            time.sleep(0)
-
-    thread = threading.Thread(target=draw_random_numbers, daemon=True)
-    thread.start()
-    try:
-        busy = fit_predict()
-    finally:
-        stop.set()
-        thread.join()
-    np.testing.assert_array_equal(busy, quiet)
