@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import keras
 import numpy as np
 
-from ._compiled import eval_chunks
+from ._compiled import eval_chunks, padded_data, padded_order
 from ._model import build_mlp, logits_model
 
 __all__ = ["Predictor", "TrainingNetwork"]
@@ -115,9 +115,8 @@ class TrainingNetwork:
         # Keras's mean over the batch's rows, weighted per sample.
         return sums[0] / jnp.sum(valid), (sums, non_trainable)
 
-    def _train(self, state, data, order, start, stop):
+    def _train(self, state, data, order, n_rows, start, stop):
         batch_size = self.spec.batch_size
-        n_rows = order.shape[0]
 
         def step(i, carry):
             (trainable, non_trainable, optimizer), totals = carry
@@ -158,11 +157,7 @@ class _Session:
 
     def __init__(self, network, model, X, y, sample_weight):
         self._network = network
-        self._data = (
-            jnp.asarray(X, jnp.float32),
-            jnp.asarray(y, jnp.int32),
-            jnp.asarray(sample_weight, jnp.float32),
-        )
+        self._data = tuple(jnp.asarray(a) for a in padded_data(X, y, sample_weight))
         self.load_from(model)
 
     def load_from(self, model):
@@ -188,7 +183,12 @@ class _Session:
 
     def train(self, order, start, stop):
         self._state, sums = self._network.train(
-            self._state, self._data, jnp.asarray(order), start, stop
+            self._state,
+            self._data,
+            jnp.asarray(padded_order(order)),
+            len(order),
+            start,
+            stop,
         )
         return tuple(float(s) for s in sums)
 

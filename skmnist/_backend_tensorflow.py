@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ._compiled import eval_chunks
+from ._compiled import eval_chunks, padded_data, padded_order
 from ._model import build_mlp, logits_model
 
 __all__ = ["Predictor", "TrainingNetwork"]
@@ -110,7 +110,7 @@ class _Workspace:
         scalar = tf.TensorSpec([], tf.int32)
         self.train = _concrete(
             self._train,
-            [*data, tf.TensorSpec([None], tf.int32), scalar, scalar],
+            [*data, tf.TensorSpec([None], tf.int32), scalar, scalar, scalar],
             jit_compile=spec.jit_compile,
         )
         self.evaluate = _concrete(
@@ -131,9 +131,8 @@ class _Workspace:
         hits = tf.logical_and(tf.equal(predicted, t), valid)
         return tf.reduce_sum(losses * w), tf.reduce_sum(tf.cast(hits, w.dtype))
 
-    def _train(self, X, y, w, order, start, stop):
+    def _train(self, X, y, w, order, n_rows, start, stop):
         variables = self.model.trainable_variables
-        n_rows = tf.shape(order)[0]
 
         def step(i, loss_sum, hit_sum):
             positions = i * self._batch_size + tf.range(self._batch_size)
@@ -171,10 +170,8 @@ class _Session:
 
     def __init__(self, workspace, model, X, y, sample_weight):
         self._ws = workspace
-        self._data = (
-            tf.convert_to_tensor(X, tf.float32),
-            tf.convert_to_tensor(y, tf.int32),
-            tf.convert_to_tensor(sample_weight, tf.float32),
+        self._data = tuple(
+            tf.convert_to_tensor(a) for a in padded_data(X, y, sample_weight)
         )
         self.load_from(model)
 
@@ -190,7 +187,11 @@ class _Session:
 
     def train(self, order, start, stop):
         sums = self._ws.train(
-            *self._data, tf.constant(order), tf.constant(start), tf.constant(stop)
+            *self._data,
+            tf.constant(padded_order(order)),
+            tf.constant(len(order)),
+            tf.constant(start),
+            tf.constant(stop),
         )
         return tuple(float(s) for s in sums)
 

@@ -34,10 +34,13 @@ from ._model import build_mlp, check_activation, make_optimizer, optimizer_key
 
 __all__ = ["MNISTClassifier"]
 
-# XLA compiling costs up to a second or two per network and data shape and saves
-# ~30% of training time on the CPU: worth it from about this many
-# (steps x parameters) on.
-_XLA_MIN_PARAMETER_UPDATES = 1e9
+# XLA saves ~30% of a training epoch on the CPU and costs about a second of
+# compiling, once per network and data size (see skmnist._compiled.bucket) in a
+# process: a grid search reuses it across folds and epochs settings. Worth it when
+# an epoch pushes at least this many (training rows x network parameters), e.g.
+# 6,000 rows through a 64-unit network: shorter epochs gain too little to repay
+# it over a few dozen fits.
+_XLA_MIN_EPOCH_WORK = 2e8
 # Rows per compiled prediction call: large enough to amortise the call, small
 # enough to bound the activations' memory (8192 x 512 floats = 16 MiB a layer).
 _PREDICT_CHUNK = 8192
@@ -152,12 +155,14 @@ class MNISTClassifier(KerasClassifier):
 
     jit_compile : "auto" or bool, default="auto"
         Whether training steps are compiled with XLA. XLA does not change the
-        model (up to floating-point rounding) and trains faster on the CPU, but
-        compiling costs up to a second or two, once per network and data shape
-        in a process (see :ref:`compiled networks <compiled_networks>`). "auto"
-        uses it on the TensorFlow backend when a fit makes enough parameter
-        updates to repay that, and always on JAX, which needs it. Prediction
-        never uses XLA.
+        model (up to floating-point rounding) and trains an epoch about 30%
+        faster on the CPU, but compiling costs about a second, once per network
+        and data size in a process (see :ref:`compiled networks
+        <compiled_networks>`): a grid search pays it once for all its folds.
+        "auto" uses it on the TensorFlow backend when an epoch pushes at least
+        2e8 (training rows x network parameters), e.g. 6,000 rows through a
+        network with 64-unit layers, and always on JAX, which needs it.
+        Prediction never uses XLA.
 
     steps_per_execution : "epoch" or int, default="epoch"
         Number of batches trained per compiled call. "epoch" trains a whole
@@ -497,6 +502,7 @@ class MNISTClassifier(KerasClassifier):
         y = np.asarray(y).reshape(-1).astype(np.int32)
         if sample_weight is None:
             sample_weight = np.ones(len(y), dtype=np.float32)
+        sample_weight = np.asarray(sample_weight, dtype=np.float32)
         train_rows, val_rows = self._split(y)
         model = self.model_
         spec = self._spec.__class__(
@@ -504,7 +510,7 @@ class MNISTClassifier(KerasClassifier):
                 **vars(self._spec),
                 "optimizer": optimizer_key(model.optimizer),
                 "batch_size": self.batch_size,
-                "jit_compile": self._use_xla(len(train_rows), epochs),
+                "jit_compile": self._use_xla(len(train_rows)),
             }
         )
         network = _compiled.compiled_network(
@@ -543,13 +549,12 @@ class MNISTClassifier(KerasClassifier):
             # Keras numbers epochs from initial_epoch, as history_ is indexed.
             self.best_epoch_ = int(stopper.best_epoch)
 
-    def _use_xla(self, n_samples, epochs):
+    def _use_xla(self, n_samples):
         if keras.backend.backend() == "jax":
             return True
         if self.jit_compile != "auto":
             return self.jit_compile
-        n_steps = math.ceil(n_samples / self.batch_size) * epochs
-        return n_steps * self.model_.count_params() >= _XLA_MIN_PARAMETER_UPDATES
+        return n_samples * self.model_.count_params() >= _XLA_MIN_EPOCH_WORK
 
     def _split(self, y):
         """Indices (train, validation) of a stratified, shuffled hold-out.
