@@ -331,7 +331,7 @@ class MNISTClassifier(KerasClassifier):
             The fitted classifier.
         """
         self._check_params()
-        labels = _labels(y)
+        labels = self._labels(y)
         _check_class_weight(self.class_weight, np.unique(labels))
         sample_weight = _check_sample_weight(sample_weight, len(labels))
         self._fit_seed = _draw_seed(self.random_state)
@@ -364,7 +364,7 @@ class MNISTClassifier(KerasClassifier):
             The updated classifier.
         """
         self._check_params()
-        labels = _labels(y)
+        labels = self._labels(y)
         fitted = self.__sklearn_is_fitted__()
         if classes is not None:
             classes = np.unique(column_or_1d(classes))
@@ -425,6 +425,16 @@ class MNISTClassifier(KerasClassifier):
                 "early_stopping=True needs held-out data to watch, but "
                 "validation_split=0.0; set validation_split > 0 (e.g. 0.1)."
             )
+
+    def _labels(self, y):
+        """``y`` as a 1-D array, for the checks made before scikit-learn's own."""
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y "
+                "is None."
+            )
+        y = np.asarray(y)
+        return y.reshape(-1) if y.ndim == 2 and y.shape[1] == 1 else y
 
     @staticmethod
     def _check_known_labels(labels, classes, where):
@@ -696,10 +706,6 @@ def _caller_stacklevel():
     return level
 
 
-def _labels(y):
-    """``y`` as a 1-D array, for the checks made before scikit-learn's own."""
-    y = np.asarray(y)
-    return y.reshape(-1) if y.ndim == 2 and y.shape[1] == 1 else y
 
 
 def _check_class_weight(class_weight, classes):
@@ -756,7 +762,7 @@ def _check_sample_weight(sample_weight, n_samples):
         )
     if not weights.any():
         raise ValueError(
-            "sample_weight is 0 for every sample: there is nothing to train on. "
+            "sample_weight is zero for every sample: there is nothing to train on. "
             "Give at least one sample a positive weight."
         )
     return weights.astype(np.float32)
