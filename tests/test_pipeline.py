@@ -111,8 +111,16 @@ def _predict_proba_in_fresh_process(model, X, folder):
     return np.load(paths[2])
 
 
+@pytest.mark.slow
+@pytest.mark.realdata
 def test_default_pipeline_on_real_mnist(mnist_train, mnist_test):
     pipe = make_mnist_pipeline(random_state=0).fit(mnist_train.data, mnist_train.target)
     accuracy = pipe.score(mnist_test.data, mnist_test.target)
     print(f"default pipeline, real MNIST test accuracy: {accuracy:.4f}")
-    assert accuracy >= 0.980
+    # The reference model reaches 0.982 on average; one seed lands within about
+    # +-0.003 of it (the Keras tutorial's own code as well). benchmarks/run.py
+    # checks the mean over seeds; a broken model (double scaling, a bad split,
+    # a wrong loss) lands far below this.
+    assert accuracy >= 0.978
+    mlp = pipe.named_steps["mlp"]
+    assert mlp.n_iter_ == 20 and len(mlp.history_["val_accuracy"]) == 20
