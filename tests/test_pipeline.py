@@ -6,6 +6,7 @@ import textwrap
 
 import joblib
 import numpy as np
+import pytest
 from sklearn.base import is_classifier
 from sklearn.metrics import accuracy_score
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, check_cv
