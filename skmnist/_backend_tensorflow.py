@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ._compiled import eval_chunks, padded_data, padded_order
+from ._compiled import ForwardPass, eval_chunks, padded_data, padded_order
 from ._model import build_mlp, logits_model
 
 __all__ = ["Predictor", "TrainingNetwork"]
@@ -22,10 +22,6 @@ __all__ = ["Predictor", "TrainingNetwork"]
 
 def _specs(variables):
     return [tf.TensorSpec(v.shape, v.dtype) for v in variables]
-
-
-def _values(variables):
-    return [v.value for v in variables]
 
 
 def _concrete(function, signature, jit_compile):
@@ -47,25 +43,20 @@ def _state(model, optimizer):
     return model.variables + optimizer.variables
 
 
-class Predictor:
+class Predictor(ForwardPass):
     """Class probabilities of any weights of one architecture, traced once."""
 
     def __init__(self, spec):
-        self._model = build_mlp(spec.n_features, spec.n_classes, **spec.architecture)
+        super().__init__(spec)
         signature = [
             _specs(self._model.trainable_variables),
             _specs(self._model.non_trainable_variables),
             tf.TensorSpec([None, spec.n_features], tf.float32),
         ]
-        self._forward = _concrete(self._forward_impl, signature, jit_compile=False)
-
-    def _forward_impl(self, trainable, non_trainable, x):
-        proba, _ = self._model.stateless_call(trainable, non_trainable, x)
-        return proba
+        self._forward = _concrete(self.forward, signature, jit_compile=False)
 
     def predict_proba(self, model, X, chunk):
-        trainable = _values(model.trainable_variables)
-        non_trainable = _values(model.non_trainable_variables)
+        trainable, non_trainable = self.weights(model)
         parts = [
             self._forward(trainable, non_trainable, X[start : start + chunk])
             for start in range(0, len(X), chunk)

@@ -19,8 +19,11 @@ from collections import OrderedDict
 import keras
 import numpy as np
 
+from ._model import build_mlp
+
 __all__ = [
     "MAX_COMPILED_NETWORKS",
+    "ForwardPass",
     "NetworkSpec",
     "clear_compiled_networks",
     "compiled_network",
@@ -70,6 +73,25 @@ class NetworkSpec:
     def for_prediction(self):
         return dataclasses.replace(
             self, optimizer=None, batch_size=None, jit_compile=False
+        )
+
+
+class ForwardPass:
+    """The forward pass of one architecture, for any weights of it."""
+
+    def __init__(self, spec):
+        self._model = build_mlp(spec.n_features, spec.n_classes, **spec.architecture)
+
+    def forward(self, trainable, non_trainable, x):
+        proba, _ = self._model.stateless_call(trainable, non_trainable, x)
+        return proba
+
+    @staticmethod
+    def weights(model):
+        """``model``'s trainable and non-trainable values, as backend tensors."""
+        return (
+            [v.value for v in model.trainable_variables],
+            [v.value for v in model.non_trainable_variables],
         )
 
 
