@@ -334,11 +334,11 @@ class MNISTClassifier(KerasClassifier):
         labels = self._labels(y)
         _check_class_weight(self.class_weight, np.unique(labels))
         sample_weight = _check_sample_weight(sample_weight, len(labels))
-        self._fit_seed = _draw_seed(self.random_state)
         reuses_model = self.warm_start and self.__sklearn_is_fitted__()
         if reuses_model:
             self._check_known_labels(labels, self.classes_, "fit with warm_start=True")
         with self._rollback(reuses_model):
+            self._fit_seed = _draw_seed(self.random_state)
             super().fit(X, y, sample_weight=sample_weight)
         return self
 
@@ -381,8 +381,8 @@ class MNISTClassifier(KerasClassifier):
             self.class_weight, np.unique(labels) if known is None else known
         )
         sample_weight = _check_sample_weight(sample_weight, len(labels))
-        self._fit_seed = _draw_seed(self.random_state)
         with self._rollback(fitted):
+            self._fit_seed = _draw_seed(self.random_state)
             super().partial_fit(X, y, classes=classes, sample_weight=sample_weight)
         return self
 
