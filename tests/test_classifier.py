@@ -251,6 +251,7 @@ _FRESH_PROCESS_FIT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_int_random_state_is_reproducible_across_processes(tmp_path):
     outputs = []
     for i in range(2):
@@ -476,6 +477,7 @@ _LOAD_AND_PREDICT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_joblib_round_trip_in_a_fresh_process(blobs, tmp_path):
     joblib = pytest.importorskip("joblib")
     X, y = blobs

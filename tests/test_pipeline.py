@@ -45,6 +45,7 @@ def test_pipeline_fits_raw_uint8_images():
     assert accuracy_score(y_test, pipe.predict(X_test)) > 0.8
 
 
+@pytest.mark.slow
 def test_grid_search_is_stratified_and_saves(tmp_path):
     X, y = load_mnist_sample(return_X_y=True)
     X, y = X[:600], y[:600]
@@ -77,6 +78,7 @@ def test_grid_search_is_stratified_and_saves(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_fitted_grid_search_reloads_in_a_fresh_process(tmp_path):
     X, y = load_mnist_sample(return_X_y=True)
     grid = GridSearchCV(
