@@ -414,7 +414,6 @@ def test_predict_images_and_arrays(trained, pipe, tmp_path, capsys, sample_test)
     assert_one_error_line(status, err, "blank")
 
 
-@pytest.mark.slow
 def test_predict_console_missing_file(tmp_path):
     # A real run: exactly one line on stderr, no traceback, status 2.
     result = subprocess.run(
@@ -625,7 +624,6 @@ def test_environment_is_restored(capsys, monkeypatch, data_home):
     assert "TF_CPP_MIN_LOG_LEVEL" not in os.environ
 
 
-@pytest.mark.slow
 def test_console_script_help():
     result = subprocess.run(
         [*console_script(), "--help"], capture_output=True, text=True, timeout=120
