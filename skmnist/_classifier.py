@@ -421,7 +421,7 @@ class MNISTClassifier(KerasClassifier):
                     f"{callback!r} (a {type(callback).__name__})."
                 )
         if self.early_stopping and self.validation_split == 0:
-            raise ValueError(
+            raise InvalidParameterError(
                 "early_stopping=True needs held-out data to watch, but "
                 "validation_split=0.0; set validation_split > 0 (e.g. 0.1)."
             )
