@@ -579,7 +579,7 @@ class MNISTClassifier(KerasClassifier):
         _, counts = np.unique(y, return_counts=True)
         n_val = max(math.ceil(self.validation_split * n_samples), len(counts))
         if counts.min() < 2 or n_samples - n_val < len(counts):
-            raise ValueError(
+            raise InvalidParameterError(
                 f"validation_split={self.validation_split} needs at least 2 samples "
                 "of each class (one to validate, one to train), and one of each "
                 f"class left to train on, but got {n_samples} samples of "
