@@ -23,10 +23,9 @@ FORMAT_NAME, FORMAT_VERSION = "skmnist-model", 2
 
 _MANIFEST, _ARRAYS = "manifest.json", "arrays.npz"
 _SEAL, _DIGITS = b"skmnist-sha256:", 64
-_NPY_HEADERS = {
-    (1, 0): np.lib.format.read_array_header_1_0,
-    (2, 0): np.lib.format.read_array_header_2_0,
-}
+_NPY_HEADERS = {(1, 0): np.lib.format.read_array_header_1_0}
+_NPY_HEADERS[2, 0] = np.lib.format.read_array_header_2_0
+_SCALARS = (str, int, float, type(None))  # what an optimizer's config may hold
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # the same model always gives the same bytes
 _ATTRIBUTE = re.compile(r"[a-z][a-z0-9_]*_")  # a public fitted attribute's name
 _FITTED = ["classes_", "n_features_in_", "feature_names_in_", "history_", "n_iter_"]
@@ -73,18 +72,9 @@ def save_model(estimator, path):
     TypeError
         If the estimator is of another kind, or a parameter is not data.
 
-    Examples
+    See Also
     --------
-    >>> import os, tempfile
-    >>> from skmnist import load_mnist_sample, load_model, make_mnist_pipeline
-    >>> from skmnist import save_model
-    >>> X, y = load_mnist_sample(return_X_y=True)
-    >>> pipe = make_mnist_pipeline(hidden_size=16, epochs=1).fit(X, y)
-    >>> with tempfile.TemporaryDirectory() as folder:
-    ...     save_model(pipe, os.path.join(folder, "digits.skmnist"))
-    ...     loaded = load_model(os.path.join(folder, "digits.skmnist"))
-    >>> bool((loaded.predict_proba(X) == pipe.predict_proba(X)).all())
-    True
+    load_model : Load such a file (examples: :ref:`persistence`).
     """
     manifest, variables = _describe(estimator)
     arrays = {}
@@ -129,10 +119,8 @@ def load_model(path):
             manifest, blob = _read_members(archive, len(data))
         return _restore(manifest, blob, len(data))
     except _FILE_ERRORS as exc:
-        problem = (str(exc).strip().splitlines() or [""])[0][:300]
-        if type(exc) is not ValueError:
-            problem = f"{problem} ({type(exc).__name__})"
-        raise ModelFileError(path, problem) from exc
+        kind = "" if type(exc) is ValueError else f" ({type(exc).__name__})"
+        raise ModelFileError(path, f"{str(exc)[:300]}{kind}") from exc
 
 
 def _describe(estimator):
@@ -145,11 +133,10 @@ def _describe(estimator):
     from ._classifier import MNISTClassifier, keras
     from ._preprocessing import FlattenScaler
 
-    versions = dict(skmnist=__version__, keras=keras.__version__, numpy=np.__version__)
-    manifest = dict(
-        format=FORMAT_NAME, format_version=FORMAT_VERSION, versions=versions
-    )
-    versions["scikit-learn"], manifest["estimator"] = sklearn.__version__, "Pipeline"
+    versions = [("skmnist", __version__), ("keras", keras.__version__)]
+    versions += [("scikit-learn", sklearn.__version__), ("numpy", np.__version__)]
+    manifest = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION}
+    manifest.update(versions=dict(versions), estimator=type(estimator).__name__)
     kinds = [type(step) for _, step in getattr(estimator, "steps", [])]
     if isinstance(estimator, Pipeline) and kinds == [FlattenScaler, MNISTClassifier]:
         (_, scaler), (_, clf) = estimator.steps
@@ -163,7 +150,7 @@ def _describe(estimator):
         fitted = {k: _encode(v) for k, v in fitted.items()}
         manifest["scaler"] = {"params": scaler.get_params(), "fitted": fitted}
     elif type(estimator) is MNISTClassifier:
-        clf, manifest["estimator"] = estimator, "MNISTClassifier"
+        clf = estimator
     else:
         raise TypeError(
             "save_model saves a fitted skmnist.MNISTClassifier, or a fitted Pipeline "
@@ -179,9 +166,8 @@ def _describe(estimator):
     optimizer = params["optimizer"]
     if not isinstance(optimizer, str):
         cls, config = type(optimizer), optimizer.get_config()
-        if getattr(keras.optimizers, cls.__name__, None) is not cls or not all(
-            isinstance(v, (str, int, float, type(None))) for v in config.values()
-        ):
+        plain = all(isinstance(v, _SCALARS) for v in config.values())
+        if not plain or getattr(keras.optimizers, cls.__name__, None) is not cls:
             raise TypeError(
                 "save_model stores an optimizer instance as its class and config, so "
                 f"only a built-in Keras optimizer with a config of numbers, not {cls} "
@@ -191,8 +177,7 @@ def _describe(estimator):
         params["optimizer"] = {"class": cls.__name__, "config": config}
     if isinstance(params["class_weight"], dict):  # JSON's keys are all strings
         params["class_weight"] = [list(item) for item in params["class_weight"].items()]
-    fitted = {name: getattr(clf, name) for name in _FITTED if hasattr(clf, name)}
-    fitted = {name: _encode(value) for name, value in fitted.items()}
+    fitted = {n: _encode(getattr(clf, n)) for n in _FITTED if hasattr(clf, n)}
     manifest["classifier"] = {"params": params, "fitted": fitted}
     model = clf.model_
     names = _weight_shapes(1, 1, 1, clf.n_hidden_layers)
@@ -203,12 +188,10 @@ def _describe(estimator):
 
 
 def _drop(params, name, why):
-    from ._classifier import _caller_stacklevel
-
     if params.get(name) is not None:
         message = f"save_model does not store {name}={params[name]!r:.100}: {why}. "
         message += f"The loaded model has {name}=None; set_params it again if needed."
-        warnings.warn(message, UserWarning, stacklevel=_caller_stacklevel())
+        warnings.warn(message, UserWarning, stacklevel=4)  # save_model's caller
         params[name] = None
 
 
@@ -229,19 +212,16 @@ def _encode(value):
     if not isinstance(value, (np.ndarray, np.generic)):
         return value
     array = np.asarray(value)
-    if array.dtype.kind not in "biufUO" or array.dtype.hasobject > array.ndim:
-        raise TypeError(f"save_model cannot store an array of dtype {array.dtype}.")
     return {"array": array.tolist(), "dtype": array.dtype.str, "shape": array.shape}
 
 
 def _weight_shapes(n_features, n_classes, hidden_size, n_hidden_layers):
     """{name: shape} of the kernels and biases that build_mlp makes, in its order."""
     widths = [n_features] + [hidden_size] * n_hidden_layers + [n_classes]
-    layers = [f"hidden_{i}" for i in range(1, n_hidden_layers + 1)] + ["logits"]
+    names = [f"hidden_{i}" for i in range(1, n_hidden_layers + 1)] + ["logits"]
     shapes = {}
-    for i, layer in enumerate(layers):
-        shapes[f"{layer}/kernel"] = (widths[i], widths[i + 1])
-        shapes[f"{layer}/bias"] = (widths[i + 1],)
+    for name, n_in, n_out in zip(names, widths[:-1], widths[1:], strict=True):
+        shapes.update({f"{name}/kernel": (n_in, n_out), f"{name}/bias": (n_out,)})
     return shapes
 
 
@@ -250,9 +230,7 @@ def _archive(members, seal):
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for name, blob in members.items():
-            info = zipfile.ZipInfo(name, date_time=_ZIP_DATE)
-            info.external_attr = 0o644 << 16
-            archive.writestr(info, blob)
+            archive.writestr(zipfile.ZipInfo(name, date_time=_ZIP_DATE), blob)
         archive.comment = _SEAL + b"0" * _DIGITS if seal else b""
     data = buffer.getvalue()
     if seal:
@@ -267,9 +245,7 @@ def _write_atomically(path, data):
     try:  # mode 0o666: the umask sets the permissions, as for any new file
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     except OSError as exc:  # named after the file asked for, not the temporary one
-        raise type(exc)(
-            exc.errno, f"cannot save a model: {exc.strerror}", path
-        ) from None
+        raise type(exc)(exc.errno, exc.strerror, path) from None
     try:
         view = memoryview(data)
         while view:
@@ -302,9 +278,8 @@ def _check_seal(data):
         "files run code when loaded: load them with joblib.load only if you trust "
         "their source as your own code",
     )
-    _require(data.startswith(b"PK\x03\x04"), "it is not a zip archive")
-    seal = data[-_DIGITS - len(_SEAL) : -_DIGITS] == _SEAL
-    _require(seal, "it is truncated, or a zip archive not made by save_model")
+    ok = data.startswith(b"PK") and data[-_DIGITS - len(_SEAL) : -_DIGITS] == _SEAL
+    _require(ok, "it is truncated, or not a file made by save_model")
     digest = hashlib.sha256(data[:-_DIGITS]).hexdigest().encode()
     _require(digest == data[-_DIGITS:], "its SHA-256 checksum is wrong: it is damaged")
 
@@ -319,18 +294,11 @@ def _read_members(archive, size):
     ok = isinstance(manifest, dict) and manifest.get("format") == FORMAT_NAME
     _require(ok, f"its manifest is not that of a {FORMAT_NAME!r} file")
     version = manifest.get("format_version")
-    how = "fit the model again and save it with save_model, or load the file with "
-    how += "the skmnist that wrote it"
-    if _is_count(version) and version > FORMAT_VERSION:
+    how = "fit the model again and save it, or load it with the skmnist that wrote it"
+    if type(version) is int and version > FORMAT_VERSION:
         how = "upgrade skmnist to load it"
-    _require(
-        version == FORMAT_VERSION,
-        f"it has format version {version!r:.20}, and this skmnist reads format "
-        f"version {FORMAT_VERSION} only: {how}",
-    )
-    names = sorted(info.filename for info in infos)
-    ok = names == sorted([_MANIFEST, _ARRAYS])
-    _require(ok, f"it holds the members {names!r:.200}, not those save_model writes")
+    problem = f"it has format version {version!r:.20}, and this skmnist reads only "
+    _require(version == FORMAT_VERSION, f"{problem}{FORMAT_VERSION}: {how}")
     return manifest, archive.read(_ARRAYS)
 
 
@@ -350,9 +318,7 @@ def _npz_headers(blob):
                 ok = ok and dtype.kind in "biuf" and not fortran
             _require(ok, f"its array {key!r:.50} is not a numeric .npy of its size")
             headers[key], claimed = shape, claimed + nbytes
-    _require(
-        claimed <= len(blob), f"its arrays claim {claimed} bytes, more than it has"
-    )
+    _require(claimed <= len(blob), f"its arrays claim {claimed} bytes, over its size")
     return headers
 
 
@@ -379,7 +345,7 @@ def _restore(manifest, blob, size):
         _require(_ATTRIBUTE.fullmatch(name), f"its scaler has attribute {name!r:.50}")
         setattr(scaler, name, _decode(value, size))
     shape = getattr(scaler, "image_shape_", None)
-    ok = isinstance(shape, tuple) and all(_is_count(s) for s in shape)
+    ok = isinstance(shape, tuple) and all(type(n) is int and n > 0 for n in shape)
     n_features = _get(spec, "fitted", dict).get("n_features_in_")
     ok = ok and math.prod(shape) == getattr(scaler, "n_features_in_", 0) == n_features
     _require(ok, f"its scaler's image_shape_ {shape!r:.50} does not fit its widths")
@@ -399,9 +365,7 @@ def _restore_classifier(spec, blob, shapes, size):
         config = optimizer.get("config")
         ok = isinstance(cls, type) and issubclass(cls, keras.optimizers.Optimizer)
         ok = ok and isinstance(config, dict)
-        ok = ok and all(
-            isinstance(v, (str, int, float, type(None))) for v in config.values()
-        )
+        ok = ok and all(isinstance(v, _SCALARS) for v in config.values())
         _require(ok, f"its optimizer {optimizer!r:.100} is not a built-in one")
         params["optimizer"] = cls.from_config(config)
     if isinstance(params.get("class_weight"), list):
@@ -413,7 +377,8 @@ def _restore_classifier(spec, blob, shapes, size):
     fitted = {name: _decode(value, size) for name, value in fitted.items()}
     classes, n_features = fitted.get("classes_"), fitted.get("n_features_in_")
     ok = isinstance(classes, np.ndarray) and classes.ndim == 1
-    _require(ok and _is_count(n_features), "its classes_ or n_features_in_ are wrong")
+    ok = ok and type(n_features) is int and n_features > 0
+    _require(ok, "its classes_ or n_features_in_ are wrong")
 
     # Every parameter that sizes the network, against the arrays' headers.
     weights = [(key, shape) for key, shape in shapes.items() if "state/" not in key]
@@ -429,21 +394,26 @@ def _restore_classifier(spec, blob, shapes, size):
     )
 
     # The initial weights are overwritten: seeded, they draw from no global state.
-    random_state = clf.random_state
     X = np.zeros((len(classes), n_features), dtype=np.float32)
     clf.set_params(random_state=0).initialize(X, classes)
-    clf.set_params(random_state=random_state)
+    clf.set_params(random_state=params.get("random_state"))
     ok = clf.classes_.dtype == classes.dtype and np.array_equal(clf.classes_, classes)
     _require(ok, f"its classes {classes.tolist()!r:.100} are not sorted and unique")
     model = clf.model_
     state = model.non_trainable_variables + model.optimizer.variables
     keys = [*expected, *(f"state/{i}" for i in range(len(state)))]
-    _assign(model.trainable_variables + state, blob, keys)
+    with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
+        ok = len(npz.files) == len(keys)
+        _require(ok, f"its {len(npz.files)} arrays do not fit its optimizer")
+        arrays = [npz[key] for key in keys]
+    for variable, array in zip(model.trainable_variables + state, arrays, strict=True):
+        ok = array.shape == tuple(variable.shape)
+        _require(ok, f"its array of shape {array.shape} does not fit {variable.path}")
+        variable.assign(array.astype(variable.dtype, copy=False))
     history = _get(fitted, "history_", dict).items()
     clf.history_ = {str(key): [float(x) for x in values] for key, values in history}
-    for name in ("n_iter_", "best_epoch_", "feature_names_in_"):
-        if name in fitted:
-            setattr(clf, name, fitted[name])
+    names = {"n_iter_", "best_epoch_", "feature_names_in_"} & set(fitted)
+    vars(clf).update({name: fitted[name] for name in names})
     names = getattr(clf, "feature_names_in_", np.empty(n_features, dtype=object))
     ok = isinstance(names, np.ndarray) and names.shape == (n_features,)
     _require(ok, f"its feature_names_in_ are not {n_features} names")
@@ -459,7 +429,6 @@ def _decode(value, size):
     dtype, shape = np.dtype(_get(value, "dtype", str)), _get(value, "shape", list)
     ok = all(type(n) is int and n >= 0 for n in shape) and dtype.kind in "biufUO"
     ok = ok and math.prod(shape) * dtype.itemsize <= size
-    ok = ok and (dtype.kind != "O" or len(shape) == 1)
     _require(ok, f"it holds an array of dtype {dtype} and shape {shape!r:.50}")
     array = np.empty(shape, dtype=dtype)
     array[...] = value["array"]
@@ -468,27 +437,10 @@ def _decode(value, size):
     return array[()] if array.ndim == 0 else array
 
 
-def _assign(variables, blob, keys):
-    """Set the variables to the arrays ``keys`` of the .npz ``blob``, checked."""
-    with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
-        ok = len(npz.files) == len(keys)
-        _require(ok, f"its {len(npz.files)} arrays do not fit its optimizer")
-        arrays = [npz[key] for key in keys]
-    for variable, array in zip(variables, arrays, strict=True):
-        ok = array.shape == tuple(variable.shape)
-        _require(ok, f"its array of shape {array.shape} does not fit {variable.path}")
-    for variable, array in zip(variables, arrays, strict=True):
-        variable.assign(array.astype(variable.dtype, copy=False))
-
-
 def _get(mapping, key, kind):
     value = mapping.get(key)
     _require(isinstance(value, kind), f"its manifest has no valid {key!r} entry")
     return value
-
-
-def _is_count(value):
-    return type(value) is int and value >= 1
 
 
 def _require(condition, problem):

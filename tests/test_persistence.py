@@ -539,7 +539,7 @@ def test_save_replaces_an_existing_file(fitted, str_data, tmp_path):
     with pytest.raises(IsADirectoryError):
         save_model(fitted, tmp_path)
     missing = tmp_path / "missing" / "model.skmnist"
-    with pytest.raises(FileNotFoundError, match="cannot save a model") as info:
+    with pytest.raises(FileNotFoundError, match="No such file") as info:
         save_model(fitted, missing)
     assert info.value.filename == str(missing)  # not the temporary file's name
 
@@ -637,20 +637,22 @@ def test_flipped_bytes_anywhere_are_a_clear_error(saved, tmp_path):
 def test_truncated_and_empty_files_are_a_clear_error(saved, tmp_path):
     _, data = saved
     for size in (1, 4, 100, len(data) // 2, len(data) - 64, len(data) - 1):
-        _load_error(_write(tmp_path, data[:size]), "truncated|not a zip")
+        _load_error(_write(tmp_path, data[:size]), "truncated")
     _load_error(_write(tmp_path, b""), "empty")
 
 
 def test_foreign_files_are_a_clear_error(fitted, tmp_path):
-    _load_error(_write(tmp_path, b"digits, not a model\n", "notes.txt"), "not a zip")
+    _load_error(
+        _write(tmp_path, b"digits, not a model\n", "notes.txt"), "not a file made by"
+    )
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("readme.txt", "hello")
-    _load_error(_write(tmp_path, buffer.getvalue(), "some.zip"), "not made by")
+    _load_error(_write(tmp_path, buffer.getvalue(), "some.zip"), "not a file made by")
     fitted.model_.save(tmp_path / "net.keras")
-    _load_error(tmp_path / "net.keras", "not made by")
+    _load_error(tmp_path / "net.keras", "not a file made by")
     np.savez(tmp_path / "arrays.npz", a=np.zeros(3))
-    _load_error(tmp_path / "arrays.npz", "not made by")
+    _load_error(tmp_path / "arrays.npz", "not a file made by")
     # A sealed zip of other members.
     _load_error(_write(tmp_path, _seal({"readme.txt": b"hi"})), "manifest.json")
 
@@ -733,14 +735,17 @@ def test_format_versions_other_than_2_are_refused(saved, tmp_path):
     }
     v1 = _seal({"manifest.json": json.dumps(old).encode(), "model.keras": b"PK"})
     error = _load_error(_write(tmp_path, v1), "format version 1, and this skmnist")
-    assert "fit the model again and save it with save_model" in str(error)
+    assert "fit the model again and save it" in str(error)
 
 
 @pytest.mark.parametrize(
     "edit, match",
     [
         (_set("format", "other-format"), "not that of a 'skmnist-model' file"),
-        (_set("format_version", "2"), "format version '2', and"),
+        (
+            _set("format_version", "2"),
+            "format version '2', and this skmnist reads only 2",
+        ),
         (_set("estimator", "SVC"), "estimator of the kind 'SVC'"),
         (_set("classifier", "params", "hidden_size", -1), "'hidden_size' parameter"),
         (_set("classifier", "params", "dropout", 1.5), "'dropout' parameter"),
@@ -903,12 +908,10 @@ def _npz_with_pickles(arrays):
     return _zip({f"{key}.npy": _npy(array) for key, array in arrays.items()})
 
 
-def test_other_members_are_refused(saved, tmp_path):
+def test_missing_or_compressed_members_are_refused(saved, tmp_path):
     members = _members(saved[1])
-    extra = _seal({**members, "run.py": b"import os"})
-    _load_error(_write(tmp_path, extra), "members")
     missing = _seal({k: v for k, v in members.items() if k != "arrays.npz"})
-    _load_error(_write(tmp_path, missing), "members")
+    _load_error(_write(tmp_path, missing), "arrays.npz")
     deflated = _seal(members, zipfile.ZIP_DEFLATED)
     _load_error(_write(tmp_path, deflated), "compressed")
 
