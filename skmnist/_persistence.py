@@ -336,7 +336,8 @@ def _restore(manifest, blob, size):
     scaler_spec = _get(manifest, "scaler", dict)
     names, params = _get(pipeline, "steps", list), _get(pipeline, "params", dict)
     ok = all(isinstance(n, str) and n and "__" not in n for n in names)
-    _require(ok and len(set(names)) == 2, f"its steps {names!r:.100} are not valid")
+    ok = ok and len(names) == len(set(names)) == 2
+    _require(ok, f"its steps {names!r:.100} are not valid")
     # A fit would load the pickles in a cache folder: save_model never sets one.
     _require(params.get("memory") is None, "its pipeline sets a memory folder")
     scaler = FlattenScaler(**_get(scaler_spec, "params", dict))
