@@ -12,9 +12,9 @@ Two ways to keep a fitted pipeline (or a whole fitted grid search) for later:
   as much as your own code.
 * :func:`skmnist.save_model` / :func:`skmnist.load_model`, which save a fitted
   :class:`~skmnist.MNISTClassifier` or :func:`~skmnist.make_mnist_pipeline`
-  pipeline as data only: JSON and the network in Keras's ``.keras`` format,
-  loaded in Keras's safe mode, with checksums. Loading runs nothing from the
-  file, so such files can be shared and loaded from anyone.
+  pipeline as data only: JSON and the network's weights as NumPy arrays, with a
+  checksum. Loading runs nothing from the file, so such files can be shared and
+  loaded from anyone.
 
 Both give back a model whose predictions are identical to the original's.
 
