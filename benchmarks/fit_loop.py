@@ -1,18 +1,10 @@
 """Memory and time per fit over many consecutive small fits in one process.
 
-    python benchmarks/fit_loop.py                        # 200 fits, TensorFlow and JAX
-    python benchmarks/fit_loop.py --small                # 16 fits
-    python benchmarks/fit_loop.py --variants tf,jax,keras    # plain Keras for contrast
+    python benchmarks/fit_loop.py                           # 200 fits, TF and JAX
+    python benchmarks/fit_loop.py --small                   # 16 fits
+    python benchmarks/fit_loop.py --variants tf,jax,keras   # plain Keras for contrast
 
-Fit ``i`` of a loop, as a grid search's folds and candidates vary: the packaged
-sample's rows in a new order, ``make_mnist_pipeline(hidden_size=32 ... 64 in turn,
-epochs=2, random_state=i)`` fitted on the first 900, 950, 1,000 or 1,050 of them
-(in turn), then ``predict_proba`` on the others. Each variant runs in a fresh
-process: ``tf`` and ``jax`` (skmnist on each Keras backend) and ``keras`` (a new
-plain Keras model compiled and fitted per fit, on TensorFlow, for contrast).
-Reported: resident memory (``VmRSS``) after fits 1, 10, 50, 100 and 200, its
-growth, and the median time of fits 6-15 against that of the last 10. Writes
-``results/fit_loop.json`` and ``.md`` (``fit_loop_small.*`` with ``--small``).
+Each variant in a fresh process. See benchmarks/README.md.
 """
 
 import os

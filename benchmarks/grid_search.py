@@ -1,25 +1,10 @@
-"""A realistic grid search on real MNIST: skmnist with n_jobs=1 and 2, and plain
-scikeras on the same grid.
+"""A realistic grid search on real MNIST: skmnist with n_jobs=1 and 2, and a plain
+scikeras KerasClassifier of the same network.
 
     python benchmarks/grid_search.py            # 12 candidates x cv=3, 10,000 images
     python benchmarks/grid_search.py --small    # smoke test: 4 candidates, 600 images
 
-``GridSearchCV(..., cv=3)`` over ``hidden_size`` [64, 128, 256, 512] x ``epochs``
-[5, 10, 20] on the first 10,000 training images, refitted and scored on the 10,000
-test images, for:
-
-- ``skmnist-1``, ``skmnist-2``: ``make_mnist_pipeline(random_state=seed)`` with
-  ``n_jobs=1`` and ``n_jobs=2`` (loky workers);
-- ``scikeras-1``: what a user would otherwise write, a plain
-  ``scikeras.wrappers.KerasClassifier`` of the same network (784-h-h-10, Adam
-  1e-3, batch 128, ``validation_split=0.1``) on X / 255, ``n_jobs=1``.
-
-Each configuration runs in a fresh process, with ``TF_CPP_MIN_LOG_LEVEL`` unset as
-a user has it; its stderr (workers' included) is counted, and the lines of
-TensorFlow, absl, XLA or Keras among them. A pass-through first step of the
-pipeline logs each worker's resident memory (``VmRSS``) and peak (``VmHWM``) as
-every fit starts and as every fitted candidate is scored. Writes
-``results/grid_search.json`` and ``.md`` (``grid_search_small.*`` with ``--small``).
+Each configuration in a fresh process. See benchmarks/README.md.
 """
 
 import json
@@ -221,10 +206,8 @@ def markdown(report):
     lines += [
         _common.table(header, rows),
         "",
-        "*wall s*: `GridSearchCV.fit`, refit included (median). *RSS*, *peak RSS*: "
-        "the largest process that fits, after its first fit and at its last "
-        "(`VmRSS`, `VmHWM`). *noise*: stderr lines of TensorFlow, absl, XLA or Keras, "
-        "with `TF_CPP_MIN_LOG_LEVEL` unset.",
+        "*noise*: stderr lines of TensorFlow, absl, XLA or Keras, workers' included, "
+        "with `TF_CPP_MIN_LOG_LEVEL` unset. Columns: benchmarks/README.md.",
     ]
     return "\n".join(lines + _common.tail(report)) + "\n"
 

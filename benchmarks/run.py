@@ -1,23 +1,11 @@
-"""Benchmark skmnist's reference fit against the Keras tutorial, scikit-learn, the
-JAX backend and a bare compiled training loop, on real MNIST.
+"""skmnist's reference fit against the Keras tutorial (a), skmnist (b), scikit-learn
+(c), skmnist on JAX (d) and a bare compiled loop of (b)'s work (e-tf, e-jax).
 
     python benchmarks/run.py                  # 60,000 images, 20 epochs, seeds 0-2
     python benchmarks/run.py --small          # smoke test: 2,000 images, 2 epochs
     python benchmarks/run.py --contenders b,d,e-jax --repeats 5   # JAX's accuracy
 
-Contenders (each fit in a fresh process; per seed a b c d e-tf e-jax, then the
-next seed, so that a machine that speeds up or slows down hits all alike):
-
-(a) the Keras MNIST tutorial in plain Keras on TensorFlow;
-(b) ``make_mnist_pipeline(random_state=seed)``, skmnist's defaults, on TensorFlow;
-(c) scikit-learn's ``MLPClassifier`` with the same layers;
-(d) (b) on Keras's JAX backend;
-(e) the floor: a bare compiled loop of (b)'s work, written directly in TensorFlow
-    (``e-tf``: ``tf.function`` + XLA over one epoch) and in JAX (``e-jax``:
-    ``jax.jit`` + ``lax.fori_loop`` over one epoch); the faster one is (e).
-
-A GEMM probe (TensorFlow float32 ``matmul``) runs first in each repetition. Writes
-``results/run.json`` and ``run.md`` (``run_small.*`` with ``--small``).
+Each fit in a fresh process, alternated per seed. See benchmarks/README.md.
 """
 
 import importlib
@@ -140,9 +128,19 @@ def fit_c(cfg, X, y):
     return lambda images: clf.predict_proba(scale(images)), info
 
 
-def _layer_sizes(cfg):
-    sizes = [784, cfg["hidden_size"], cfg["hidden_size"], 10]
-    return list(zip(sizes[:-1], sizes[1:], strict=True))
+def _glorot(cfg):
+    """(kernel, bias) per layer: Glorot-uniform kernels, zero biases, in NumPy.
+
+    Drawn in NumPy so that neither loop pays for compiling its random kernels.
+    """
+    rng, h = np.random.default_rng(cfg["seed"]), cfg["hidden_size"]
+    sizes = [784, h, h, 10]
+    params = []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True):
+        limit = math.sqrt(6 / (n_in + n_out))
+        kernel = rng.uniform(-limit, limit, (n_in, n_out)).astype(np.float32)
+        params.append((kernel, np.zeros(n_out, np.float32)))
+    return params
 
 
 def _bare_loop(cfg, X, y, epoch_fn, predict):
@@ -159,7 +157,8 @@ def _bare_loop(cfg, X, y, epoch_fn, predict):
         sums = [float(s) for s in epoch_fn(order.astype(np.int32), val)]
         history.append([sums[0] / len(train), sums[3] / len(val)])
         epoch_s.append(time.perf_counter() - t0)
-    n_params = sum(i * o + o for i, o in _layer_sizes(cfg))
+    h = cfg["hidden_size"]
+    n_params = (784 + 1) * h + (h + 1) * h + (h + 1) * 10
     info = {"n_iter": cfg["epochs"], "n_fit": len(train), "n_params": n_params}
     return predict, {**info, "epoch_s": epoch_s, "loss_val_accuracy": history}
 
@@ -167,13 +166,11 @@ def _bare_loop(cfg, X, y, epoch_fn, predict):
 def fit_e_tf(cfg, X, y):
     import tensorflow as tf
 
-    bs, seed = cfg["batch_size"], cfg["seed"]
+    bs = cfg["batch_size"]
     data = tf.constant(scale(X)), tf.constant(y.astype(np.int32))
     params = []
-    for i, (n_in, n_out) in enumerate(_layer_sizes(cfg)):
-        limit = math.sqrt(6 / (n_in + n_out))  # Glorot uniform; zero biases
-        kernel = tf.random.stateless_uniform((n_in, n_out), (seed, i), -limit, limit)
-        params += [tf.Variable(kernel), tf.Variable(tf.zeros(n_out))]
+    for kernel, bias in _glorot(cfg):
+        params += [tf.Variable(kernel), tf.Variable(bias)]
     m = [tf.Variable(tf.zeros_like(p)) for p in params]
     v = [tf.Variable(tf.zeros_like(p)) for p in params]
     t = tf.Variable(0.0)
@@ -232,12 +229,7 @@ def fit_e_jax(cfg, X, y):
 
     bs = cfg["batch_size"]
     data = jnp.asarray(scale(X)), jnp.asarray(y, jnp.int32)
-    keys = jax.random.split(jax.random.key(cfg["seed"]), 3)
-    params = []
-    for key, (n_in, n_out) in zip(keys, _layer_sizes(cfg), strict=True):
-        limit = math.sqrt(6 / (n_in + n_out))  # Glorot uniform; zero biases
-        kernel = jax.random.uniform(key, (n_in, n_out), jnp.float32, -limit, limit)
-        params.append((kernel, jnp.zeros(n_out, jnp.float32)))
+    params = jax.device_put(_glorot(cfg))
 
     def forward(params, x):
         for w, b in params[:-1]:
@@ -454,13 +446,7 @@ def markdown(report):
     lines += [
         _common.table(header, rows),
         "",
-        "*fit s*: median, from the raw uint8 images in memory to a trained model. "
-        "*ratio to (a)*, *(e)*: median over seeds of the fit time over (a)'s or (e)'s "
-        "in the same repetition. *% of GEMM*: 6 x training rows x weights x epochs / "
-        "fit time / GEMM rate. *epoch s*: the first epoch (compiling) and the later "
-        "ones' median, for (e), and with `--epoch-times` for (b) and (d). *test acc*, "
-        "*log loss*: `predict_proba` on the test images. *predict s*: median of 3 "
-        "calls after a first one. *peak RSS*: the fit's process, 10^6 bytes.",
+        "Medians over seeds; ratios paired per seed. Columns: benchmarks/README.md.",
     ]
     return "\n".join(lines + _common.tail(report)) + "\n"
 
