@@ -13,19 +13,17 @@ import jax.numpy as jnp
 import keras
 import numpy as np
 
-from ._compiled import eval_chunks
+from ._compiled import (
+    ForwardPass,
+    bucket,
+    eval_chunks,
+    padded,
+    padded_data,
+    padded_order,
+)
 from ._model import build_mlp, logits_model
 
 __all__ = ["Predictor", "TrainingNetwork"]
-
-
-def _values(variables):
-    return [v.value for v in variables]
-
-
-def _padded_rows(n):
-    """Rows a prediction chunk of ``n`` rows is padded to: few compiled shapes."""
-    return 1 << max(n - 1, 0).bit_length()
 
 
 class _Traced:
@@ -52,26 +50,19 @@ class _Traced:
             return result
 
 
-class Predictor:
+class Predictor(ForwardPass):
     """Class probabilities of any weights of one architecture."""
 
     def __init__(self, spec):
-        self._model = build_mlp(spec.n_features, spec.n_classes, **spec.architecture)
-        self._forward = _Traced(self._forward_impl)
-
-    def _forward_impl(self, trainable, non_trainable, x):
-        proba, _ = self._model.stateless_call(trainable, non_trainable, x)
-        return proba
+        super().__init__(spec)
+        self._forward = _Traced(self.forward)
 
     def predict_proba(self, model, X, chunk):
-        trainable = _values(model.trainable_variables)
-        non_trainable = _values(model.non_trainable_variables)
+        trainable, non_trainable = self.weights(model)
         parts = []
         for start in range(0, len(X), chunk):
             x = X[start : start + chunk]
-            padded = np.zeros((_padded_rows(len(x)), x.shape[1]), dtype=np.float32)
-            padded[: len(x)] = x
-            proba = self._forward(trainable, non_trainable, padded)
+            proba = self._forward(trainable, non_trainable, padded(x, bucket(len(x))))
             parts.append(np.asarray(proba)[: len(x)])
         return np.concatenate(parts)
 
@@ -115,9 +106,8 @@ class TrainingNetwork:
         # Keras's mean over the batch's rows, weighted per sample.
         return sums[0] / jnp.sum(valid), (sums, non_trainable)
 
-    def _train(self, state, data, order, start, stop):
+    def _train(self, state, data, order, n_rows, start, stop):
         batch_size = self.spec.batch_size
-        n_rows = order.shape[0]
 
         def step(i, carry):
             (trainable, non_trainable, optimizer), totals = carry
@@ -158,11 +148,7 @@ class _Session:
 
     def __init__(self, network, model, X, y, sample_weight):
         self._network = network
-        self._data = (
-            jnp.asarray(X, jnp.float32),
-            jnp.asarray(y, jnp.int32),
-            jnp.asarray(sample_weight, jnp.float32),
-        )
+        self._data = tuple(jnp.asarray(a) for a in padded_data(X, y, sample_weight))
         self.load_from(model)
 
     def load_from(self, model):
@@ -188,7 +174,12 @@ class _Session:
 
     def train(self, order, start, stop):
         self._state, sums = self._network.train(
-            self._state, self._data, jnp.asarray(order), start, stop
+            self._state,
+            self._data,
+            jnp.asarray(padded_order(order)),
+            len(order),
+            start,
+            stop,
         )
         return tuple(float(s) for s in sums)
 

@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ._compiled import eval_chunks
+from ._compiled import ForwardPass, eval_chunks, padded_data, padded_order
 from ._model import build_mlp, logits_model
 
 __all__ = ["Predictor", "TrainingNetwork"]
@@ -22,10 +22,6 @@ __all__ = ["Predictor", "TrainingNetwork"]
 
 def _specs(variables):
     return [tf.TensorSpec(v.shape, v.dtype) for v in variables]
-
-
-def _values(variables):
-    return [v.value for v in variables]
 
 
 def _concrete(function, signature, jit_compile):
@@ -47,25 +43,20 @@ def _state(model, optimizer):
     return model.variables + optimizer.variables
 
 
-class Predictor:
+class Predictor(ForwardPass):
     """Class probabilities of any weights of one architecture, traced once."""
 
     def __init__(self, spec):
-        self._model = build_mlp(spec.n_features, spec.n_classes, **spec.architecture)
+        super().__init__(spec)
         signature = [
             _specs(self._model.trainable_variables),
             _specs(self._model.non_trainable_variables),
             tf.TensorSpec([None, spec.n_features], tf.float32),
         ]
-        self._forward = _concrete(self._forward_impl, signature, jit_compile=False)
-
-    def _forward_impl(self, trainable, non_trainable, x):
-        proba, _ = self._model.stateless_call(trainable, non_trainable, x)
-        return proba
+        self._forward = _concrete(self.forward, signature, jit_compile=False)
 
     def predict_proba(self, model, X, chunk):
-        trainable = _values(model.trainable_variables)
-        non_trainable = _values(model.non_trainable_variables)
+        trainable, non_trainable = self.weights(model)
         parts = [
             self._forward(trainable, non_trainable, X[start : start + chunk])
             for start in range(0, len(X), chunk)
@@ -110,7 +101,7 @@ class _Workspace:
         scalar = tf.TensorSpec([], tf.int32)
         self.train = _concrete(
             self._train,
-            [*data, tf.TensorSpec([None], tf.int32), scalar, scalar],
+            [*data, tf.TensorSpec([None], tf.int32), scalar, scalar, scalar],
             jit_compile=spec.jit_compile,
         )
         self.evaluate = _concrete(
@@ -131,9 +122,8 @@ class _Workspace:
         hits = tf.logical_and(tf.equal(predicted, t), valid)
         return tf.reduce_sum(losses * w), tf.reduce_sum(tf.cast(hits, w.dtype))
 
-    def _train(self, X, y, w, order, start, stop):
+    def _train(self, X, y, w, order, n_rows, start, stop):
         variables = self.model.trainable_variables
-        n_rows = tf.shape(order)[0]
 
         def step(i, loss_sum, hit_sum):
             positions = i * self._batch_size + tf.range(self._batch_size)
@@ -171,10 +161,8 @@ class _Session:
 
     def __init__(self, workspace, model, X, y, sample_weight):
         self._ws = workspace
-        self._data = (
-            tf.convert_to_tensor(X, tf.float32),
-            tf.convert_to_tensor(y, tf.int32),
-            tf.convert_to_tensor(sample_weight, tf.float32),
+        self._data = tuple(
+            tf.convert_to_tensor(a) for a in padded_data(X, y, sample_weight)
         )
         self.load_from(model)
 
@@ -190,7 +178,11 @@ class _Session:
 
     def train(self, order, start, stop):
         sums = self._ws.train(
-            *self._data, tf.constant(order), tf.constant(start), tf.constant(stop)
+            *self._data,
+            tf.constant(padded_order(order)),
+            tf.constant(len(order)),
+            tf.constant(start),
+            tf.constant(stop),
         )
         return tuple(float(s) for s in sums)
 

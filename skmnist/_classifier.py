@@ -34,10 +34,13 @@ from ._model import build_mlp, check_activation, make_optimizer, optimizer_key
 
 __all__ = ["MNISTClassifier"]
 
-# XLA compiling costs up to a second or two per network and data shape and saves
-# ~30% of training time on the CPU: worth it from about this many
-# (steps x parameters) on.
-_XLA_MIN_PARAMETER_UPDATES = 1e9
+# XLA saves ~30% of a training epoch on the CPU and costs about a second of
+# compiling, once per network and data size (see skmnist._compiled.bucket) in a
+# process: a grid search reuses it across folds and epochs settings. Worth it when
+# an epoch pushes at least this many (training rows x network parameters), e.g.
+# 6,000 rows through a 64-unit network: shorter epochs gain too little to repay
+# it over a few dozen fits.
+_XLA_MIN_EPOCH_WORK = 2e8
 # Rows per compiled prediction call: large enough to amortise the call, small
 # enough to bound the activations' memory (8192 x 512 floats = 16 MiB a layer).
 _PREDICT_CHUNK = 8192
@@ -152,12 +155,14 @@ class MNISTClassifier(KerasClassifier):
 
     jit_compile : "auto" or bool, default="auto"
         Whether training steps are compiled with XLA. XLA does not change the
-        model (up to floating-point rounding) and trains faster on the CPU, but
-        compiling costs up to a second or two, once per network and data shape
-        in a process (see :ref:`compiled networks <compiled_networks>`). "auto"
-        uses it on the TensorFlow backend when a fit makes enough parameter
-        updates to repay that, and always on JAX, which needs it. Prediction
-        never uses XLA.
+        model (up to floating-point rounding) and trains an epoch about 30%
+        faster on the CPU, but compiling costs about a second, once per network
+        and data size in a process (see :ref:`compiled networks
+        <compiled_networks>`): a grid search pays it once for all its folds.
+        "auto" uses it on the TensorFlow backend when an epoch pushes at least
+        2e8 (training rows x network parameters), e.g. 6,000 rows through a
+        network with 64-unit layers, and always on JAX, which needs it.
+        Prediction never uses XLA.
 
     steps_per_execution : "epoch" or int, default="epoch"
         Number of batches trained per compiled call. "epoch" trains a whole
@@ -326,14 +331,14 @@ class MNISTClassifier(KerasClassifier):
             The fitted classifier.
         """
         self._check_params()
-        labels = _labels(y)
+        labels = self._labels(y)
         _check_class_weight(self.class_weight, np.unique(labels))
         sample_weight = _check_sample_weight(sample_weight, len(labels))
-        self._fit_seed = _draw_seed(self.random_state)
         reuses_model = self.warm_start and self.__sklearn_is_fitted__()
         if reuses_model:
             self._check_known_labels(labels, self.classes_, "fit with warm_start=True")
         with self._rollback(reuses_model):
+            self._fit_seed = _draw_seed(self.random_state)
             super().fit(X, y, sample_weight=sample_weight)
         return self
 
@@ -359,7 +364,7 @@ class MNISTClassifier(KerasClassifier):
             The updated classifier.
         """
         self._check_params()
-        labels = _labels(y)
+        labels = self._labels(y)
         fitted = self.__sklearn_is_fitted__()
         if classes is not None:
             classes = np.unique(column_or_1d(classes))
@@ -376,8 +381,8 @@ class MNISTClassifier(KerasClassifier):
             self.class_weight, np.unique(labels) if known is None else known
         )
         sample_weight = _check_sample_weight(sample_weight, len(labels))
-        self._fit_seed = _draw_seed(self.random_state)
         with self._rollback(fitted):
+            self._fit_seed = _draw_seed(self.random_state)
             super().partial_fit(X, y, classes=classes, sample_weight=sample_weight)
         return self
 
@@ -416,10 +421,20 @@ class MNISTClassifier(KerasClassifier):
                     f"{callback!r} (a {type(callback).__name__})."
                 )
         if self.early_stopping and self.validation_split == 0:
-            raise ValueError(
+            raise InvalidParameterError(
                 "early_stopping=True needs held-out data to watch, but "
                 "validation_split=0.0; set validation_split > 0 (e.g. 0.1)."
             )
+
+    def _labels(self, y):
+        """``y`` as a 1-D array, for the checks made before scikit-learn's own."""
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y "
+                "is None."
+            )
+        y = np.asarray(y)
+        return y.reshape(-1) if y.ndim == 2 and y.shape[1] == 1 else y
 
     @staticmethod
     def _check_known_labels(labels, classes, where):
@@ -497,6 +512,7 @@ class MNISTClassifier(KerasClassifier):
         y = np.asarray(y).reshape(-1).astype(np.int32)
         if sample_weight is None:
             sample_weight = np.ones(len(y), dtype=np.float32)
+        sample_weight = np.asarray(sample_weight, dtype=np.float32)
         train_rows, val_rows = self._split(y)
         model = self.model_
         spec = self._spec.__class__(
@@ -504,7 +520,7 @@ class MNISTClassifier(KerasClassifier):
                 **vars(self._spec),
                 "optimizer": optimizer_key(model.optimizer),
                 "batch_size": self.batch_size,
-                "jit_compile": self._use_xla(len(train_rows), epochs),
+                "jit_compile": self._use_xla(len(train_rows)),
             }
         )
         network = _compiled.compiled_network(
@@ -543,13 +559,12 @@ class MNISTClassifier(KerasClassifier):
             # Keras numbers epochs from initial_epoch, as history_ is indexed.
             self.best_epoch_ = int(stopper.best_epoch)
 
-    def _use_xla(self, n_samples, epochs):
+    def _use_xla(self, n_samples):
         if keras.backend.backend() == "jax":
             return True
         if self.jit_compile != "auto":
             return self.jit_compile
-        n_steps = math.ceil(n_samples / self.batch_size) * epochs
-        return n_steps * self.model_.count_params() >= _XLA_MIN_PARAMETER_UPDATES
+        return n_samples * self.model_.count_params() >= _XLA_MIN_EPOCH_WORK
 
     def _split(self, y):
         """Indices (train, validation) of a stratified, shuffled hold-out.
@@ -564,7 +579,7 @@ class MNISTClassifier(KerasClassifier):
         _, counts = np.unique(y, return_counts=True)
         n_val = max(math.ceil(self.validation_split * n_samples), len(counts))
         if counts.min() < 2 or n_samples - n_val < len(counts):
-            raise ValueError(
+            raise InvalidParameterError(
                 f"validation_split={self.validation_split} needs at least 2 samples "
                 "of each class (one to validate, one to train), and one of each "
                 f"class left to train on, but got {n_samples} samples of "
@@ -691,10 +706,6 @@ def _caller_stacklevel():
     return level
 
 
-def _labels(y):
-    """``y`` as a 1-D array, for the checks made before scikit-learn's own."""
-    y = np.asarray(y)
-    return y.reshape(-1) if y.ndim == 2 and y.shape[1] == 1 else y
 
 
 def _check_class_weight(class_weight, classes):
@@ -751,7 +762,7 @@ def _check_sample_weight(sample_weight, n_samples):
         )
     if not weights.any():
         raise ValueError(
-            "sample_weight is 0 for every sample: there is nothing to train on. "
+            "sample_weight is zero for every sample: there is nothing to train on. "
             "Give at least one sample a positive weight."
         )
     return weights.astype(np.float32)

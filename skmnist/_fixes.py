@@ -3,7 +3,25 @@
 In the manner of Keras's ``keras/src/wrappers/fixes.py``: each borrowed name is
 imported or wrapped here, with what it is for and when it can go, so that the
 rest of skmnist uses only public names of scikit-learn, scikeras, Keras and
-TensorFlow. Importing this module imports scikit-learn only.
+TensorFlow. Importing this module imports scikit-learn only (Keras on first use
+of :func:`stable_keras_names`).
+
+scikit-learn
+------------
+- ``sklearn.utils._param_validation`` (``Interval``, ``Options``,
+  ``StrOptions``, ``InvalidParameterError``): the declarative parameter
+  constraints that scikit-learn's own estimators use, and the error they raise
+  (``BaseEstimator._validate_params`` checks them). Can go when scikit-learn
+  makes them public.
+- ``sklearn.base._fit_context`` (:func:`fit_context`): validates an estimator's
+  parameters once per fit, skipping it inside meta-estimators that already did,
+  as scikit-learn's own ``fit`` methods do. Can go when it is public.
+- ``sklearn.utils.validation._check_feature_names_in``
+  (:func:`check_feature_names_in`): ``get_feature_names_out``'s checks and
+  errors, as scikit-learn's own transformers give them. Can go when it is public.
+- ``BaseEstimator._get_param_names`` (:func:`get_param_names`): parameters
+  listed from the ``__init__`` signature, which scikeras replaces with a reading
+  of ``__dict__``. Can go when scikeras stops overriding it.
 
 scikeras
 --------
@@ -11,31 +29,34 @@ scikeras
 and relies on these of its internals (scikeras 0.13, pinned to the minor in
 ``pyproject.toml``), overriding each with a method of the same name:
 
-- ``_fit`` / ``_initialize`` call, in this order, ``_validate_data`` (overridden:
-  scikit-learn's ``validate_data``), ``target_encoder`` (overridden: a fixed
-  loss), ``_build_keras_model`` (overridden: :func:`skmnist._model.build_mlp`)
-  and ``_fit_keras_model`` (overridden: skmnist's compiled training loop);
-  ``_fit_callbacks`` holds the ``callbacks`` parameter's callbacks.
+- ``fit`` / ``partial_fit`` / ``initialize`` run ``_fit`` and ``_initialize``,
+  which call, in this order, ``_validate_data`` (overridden: scikit-learn's
+  ``validate_data``), ``target_encoder`` (overridden: a fixed loss),
+  ``_build_keras_model`` (overridden: :func:`skmnist._model.build_mlp`) and
+  ``_fit_keras_model`` (overridden: skmnist's compiled training loop).
 - ``_predict_raw`` (overridden: the compiled forward pass) is what scikeras's
   ``predict`` and ``predict_proba`` call.
-- ``_get_param_names`` (overridden below): scikeras reads parameters from the
-  instance's ``__dict__``, scikit-learn from the ``__init__`` signature.
+- ``_get_param_names`` (overridden: :func:`get_param_names`).
+
+Keras
+-----
+- ``keras.src.backend.common.global_state`` (:func:`stable_keras_names`): the
+  thread-local counters behind Keras's generated names.
 """
 
 import collections
 import contextlib
 
 from sklearn.base import BaseEstimator
-
-# Constraint objects of `_parameter_constraints` and the error they raise: the
-# declarative parameter validation that scikit-learn's own estimators use (and
-# `BaseEstimator._validate_params` runs), kept private by scikit-learn. Can go if
-# scikit-learn makes sklearn.utils._param_validation public.
-from sklearn.utils._param_validation import (  # noqa: F401
+from sklearn.base import _fit_context as fit_context
+from sklearn.utils._param_validation import (
     Interval,
     InvalidParameterError,
     Options,
     StrOptions,
+)
+from sklearn.utils.validation import (
+    _check_feature_names_in as check_feature_names_in,
 )
 
 __all__ = [
@@ -43,13 +64,12 @@ __all__ = [
     "InvalidParameterError",
     "Options",
     "StrOptions",
+    "check_feature_names_in",
+    "fit_context",
     "get_param_names",
     "stable_keras_names",
 ]
 
-#: scikit-learn's listing of an estimator's parameters from its ``__init__``
-#: signature, which scikeras replaces with one that reads ``__dict__``. Can go
-#: when scikeras stops overriding ``_get_param_names``.
 get_param_names = BaseEstimator._get_param_names.__func__
 
 

@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 
-from ._fixes import stable_keras_names
+from ._fixes import InvalidParameterError, stable_keras_names
 from ._runtime import keras
 
 __all__ = ["build_mlp", "check_activation", "logits_model", "make_optimizer"]
@@ -106,7 +106,7 @@ def check_activation(activation):
     try:
         keras.activations.get(activation)
     except (ValueError, TypeError):
-        raise ValueError(
+        raise InvalidParameterError(
             f"activation={activation!r} is not a Keras activation; expected a name "
             "such as 'relu', 'tanh', 'sigmoid', 'gelu', 'elu', 'selu', 'swish'."
         ) from None
@@ -143,7 +143,7 @@ def _make_optimizer(optimizer, learning_rate):
         try:
             return optimizer.__class__.from_config(optimizer.get_config())
         except Exception as exc:
-            raise ValueError(
+            raise InvalidParameterError(
                 f"optimizer={optimizer!r} cannot be rebuilt from its config "
                 f"({type(exc).__name__}: {exc}); pass an optimizer whose "
                 "get_config() round-trips, or an optimizer name such as 'adam'."
@@ -151,7 +151,7 @@ def _make_optimizer(optimizer, learning_rate):
     try:
         cls = type(keras.optimizers.get(optimizer))
     except ValueError:
-        raise ValueError(
+        raise InvalidParameterError(
             f"optimizer={optimizer!r} is not a Keras optimizer name; expected one of "
             "'adam', 'adamw', 'sgd', 'rmsprop', 'nadam', 'adagrad', ... or a "
             "keras.optimizers.Optimizer instance."

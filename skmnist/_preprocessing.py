@@ -8,13 +8,15 @@ import math
 from numbers import Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
-from sklearn.utils._param_validation import Interval, Options, StrOptions
-from sklearn.utils.validation import (
-    _check_feature_names_in,
-    check_array,
-    check_is_fitted,
-    validate_data,
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+
+from ._fixes import (
+    Interval,
+    Options,
+    StrOptions,
+    check_feature_names_in,
+    fit_context,
 )
 
 __all__ = ["FlattenScaler"]
@@ -162,7 +164,7 @@ class FlattenScaler(TransformerMixin, BaseEstimator):
         tags.transformer_tags.preserves_dtype = [out_dtype]
         return tags
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Learn the layout of the images and, with ``scale="auto"``, their scale.
 
@@ -270,7 +272,7 @@ class FlattenScaler(TransformerMixin, BaseEstimator):
             Names of the output features, one per pixel.
         """
         check_is_fitted(self, "n_features_in_")
-        names = _check_feature_names_in(self, input_features, generate_names=False)
+        names = check_feature_names_in(self, input_features, generate_names=False)
         if names is None:
             names = np.asarray(
                 [f"pixel{i}" for i in range(1, self.n_features_in_ + 1)],

@@ -3,29 +3,25 @@
 ::
 
     skmnist fetch [--data-home DIR] [--mirror URL]
-    skmnist train [--sample] [--hidden-size 512] [--epochs 20] ... \\
+    skmnist train [--sample] [--hidden-size N] [--epochs N] ... \\
                   [--out MODEL] [--report-dir DIR]
     skmnist evaluate MODEL [--sample] [--data-home DIR]
     skmnist predict MODEL FILE [FILE ...]
 
-``python -m skmnist`` is the same command. Every command only composes the
-library: :func:`~skmnist.fetch_mnist` and :func:`~skmnist.load_mnist_sample` for
-data, :func:`~skmnist.make_mnist_pipeline` for the model, scikit-learn's metrics,
-``skmnist._plotting`` for the report's figures, ``skmnist._images`` to read digit
-pictures, and joblib or :func:`~skmnist.save_model` / :func:`~skmnist.load_model`
-for model files.
+``python -m skmnist`` is the same command. It only composes public names of the
+library: :func:`~skmnist.fetch_mnist` and :func:`~skmnist.load_mnist_sample`,
+:func:`~skmnist.make_mnist_pipeline` (whose defaults ``train`` shows and keeps),
+:func:`~skmnist.evaluate_model`, :func:`~skmnist.load_digit_image`, and joblib or
+:func:`~skmnist.save_model` / :func:`~skmnist.load_model`.
 
-Expected failures (a missing or unreadable file, a model file of the wrong kind,
-data that is missing and cannot be downloaded) print one line,
-``skmnist: error: ...``, on stderr and exit with status 2, without a traceback.
-
-Importing this module is cheap: TensorFlow is imported only by the commands that
-train or load a model, and matplotlib only to draw the report's figures.
+Failures the user can fix print one line, ``skmnist: error: ...``, on stderr and
+exit with status 2; anything else is a bug, raised with its traceback (see
+:func:`main`). Importing this module, ``skmnist --help`` and ``skmnist fetch``
+start neither TensorFlow nor matplotlib.
 """
 
 import argparse
 import contextlib
-import json
 import os
 import sys
 import tempfile
@@ -39,11 +35,24 @@ __all__ = ["main"]
 PROG = "skmnist"
 # Model files with these extensions are pickles, read and written with joblib.
 PICKLE_EXTENSIONS = (".joblib", ".pkl", ".pickle")
-REPORT_FILES = {
-    "metrics": "metrics.json",
-    "learning_curves": "learning_curves.png",
-    "confusion_matrix": "confusion_matrix.png",
-    "misclassified": "misclassified.png",
+MNIST_PIXELS = 28 * 28
+
+# MNISTClassifier's parameters that `train` takes as options: argparse type,
+# metavar, help. The defaults are the classifier's own: an option not given is
+# not passed, and --help reads the defaults from MNISTClassifier().get_params().
+MODEL_OPTIONS = {
+    "hidden_size": (int, "N", "units per hidden layer"),
+    "n_hidden_layers": (int, "N", "number of hidden layers"),
+    "activation": (str, "NAME", "activation of the hidden layers (relu, tanh, ...)"),
+    "dropout": (float, "RATE", "dropout rate after each hidden layer"),
+    "optimizer": (str, "NAME", "Keras optimizer (adam, sgd, rmsprop, ...)"),
+    "learning_rate": (float, "RATE", "learning rate of the optimizer"),
+    "epochs": (int, "N", "training epochs"),
+    "batch_size": (int, "N", "samples per gradient update"),
+    "validation_split": (float, "FRACTION", "share of the data held out to validate"),
+    "early_stopping": (bool, None, "stop when the validation loss stops improving"),
+    "patience": (int, "N", "epochs without improvement before early stopping"),
+    "random_state": (int, "SEED", "seed for reproducible training"),
 }
 
 _TRUST_WARNING = (
@@ -54,7 +63,7 @@ _TRUST_WARNING = (
 
 
 class CommandError(Exception):
-    """An expected failure of a command, reported as one line on stderr."""
+    """A command line that cannot be carried out, reported as one line on stderr."""
 
 
 def main(argv=None):
@@ -68,9 +77,21 @@ def main(argv=None):
     Returns
     -------
     status : int
-        The exit status: 0 on success, 2 for a usage error or an expected
-        failure (reported as one line ``skmnist: error: ...`` on stderr), 130
-        when interrupted.
+        The exit status: 0 on success, 2 for a usage error or a failure the
+        user can fix (reported as one line ``skmnist: error: ...`` on stderr),
+        130 when interrupted.
+
+    Raises
+    ------
+    Exception
+        Anything but a failure the user can fix, which is reported in one line:
+        a usage error, an option's value the classifier refuses (scikit-learn's
+        ``InvalidParameterError``), an ``OSError`` (``MNISTFetchError`` is
+        one), or an error of a class skmnist defines to tell users what went
+        wrong (``ModelFileError``, ``MNISTFormatError``, a training that
+        diverged, ...). Anything else, a plain ``ValueError`` included, is a
+        bug and raised with its traceback, except a ValueError about a user's
+        own file (a digit picture, a pickled model).
     """
     parser = build_parser()
     try:
@@ -78,16 +99,48 @@ def main(argv=None):
     except SystemExit as exc:  # --help, --version, or a usage error
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     try:
-        with _tidy_warnings(), _quiet_tensorflow():
+        with _tidy_warnings():
             args.run(args)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
-    except (CommandError, OSError, ValueError, ImportError) as exc:
+    except Exception as exc:
+        if not _is_users_to_fix(exc):
+            raise
         sys.stdout.flush()
         print(f"{PROG}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
     return 0
+
+
+def _is_users_to_fix(exc):
+    if isinstance(exc, OSError) or any(
+        kind.__module__.partition(".")[0] == "skmnist" for kind in type(exc).__mro__
+    ):
+        return True
+    from ._fixes import InvalidParameterError
+
+    return isinstance(exc, InvalidParameterError)
+
+
+class _CommandParser(argparse.ArgumentParser):
+    """A command's parser; its help adds the classifier's defaults, which are
+    read (importing Keras) only when the help is shown."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.classifier_options = []
+
+    def format_help(self):
+        if self.classifier_options:
+            from . import MNISTClassifier
+
+            defaults = MNISTClassifier().get_params()
+            for action in self.classifier_options:
+                default = str(defaults[action.dest]).replace("%", "%%")
+                action.help = f"{action.help} (default: {default})"
+            self.classifier_options = []
+        return super().format_help()
 
 
 def build_parser():
@@ -105,7 +158,11 @@ def build_parser():
         "--version", action="version", version=f"%(prog)s {__version__}"
     )
     commands = parser.add_subparsers(
-        title="commands", dest="command", required=True, metavar="COMMAND"
+        title="commands",
+        dest="command",
+        required=True,
+        metavar="COMMAND",
+        parser_class=_CommandParser,
     )
 
     fetch = _add_command(
@@ -125,68 +182,28 @@ def build_parser():
         "train the model, evaluate it on the test set, write it and a report",
         "Train make_mnist_pipeline() (FlattenScaler -> MNISTClassifier) on MNIST's "
         "training images, with Keras's progress bars, then print its accuracy and "
-        "log loss on the test images. The defaults are the Keras tutorial's "
-        "reference model (784-512-512-10, 20 epochs, batches of 128, 10% "
-        "held out for validation).",
+        "log loss on the test images. The defaults are MNISTClassifier's: the "
+        "Keras tutorial's reference model.",
         _run_train,
     )
     model = train.add_argument_group("model")
-    model.add_argument(
-        "--hidden-size",
-        metavar="N",
-        type=int,
-        default=512,
-        help="units per hidden layer (default: %(default)s)",
-    )
-    model.add_argument(
-        "--epochs",
-        metavar="N",
-        type=int,
-        default=20,
-        help="training epochs (default: %(default)s)",
-    )
-    model.add_argument(
-        "--batch-size",
-        metavar="N",
-        type=int,
-        default=128,
-        help="samples per gradient update (default: %(default)s)",
-    )
-    model.add_argument(
-        "--validation-split",
-        metavar="FRACTION",
-        type=float,
-        default=0.1,
-        help="fraction of the training set held out to validate each epoch "
-        "(default: %(default)s)",
-    )
-    model.add_argument(
-        "--early-stopping",
-        action="store_true",
-        help="stop when the validation loss stops improving (keep the best epoch)",
-    )
-    model.add_argument(
-        "--patience",
-        metavar="N",
-        type=int,
-        default=5,
-        help="epochs without improvement before early stopping stops "
-        "(default: %(default)s)",
-    )
-    model.add_argument(
-        "--random-state",
-        metavar="SEED",
-        type=int,
-        default=None,
-        help="seed for reproducible training (default: not seeded)",
-    )
+    for name, (kind, metavar, text) in MODEL_OPTIONS.items():
+        flag = "--" + name.replace("_", "-")
+        if kind is bool:
+            options = {"action": argparse.BooleanOptionalAction}
+        else:
+            options = {"type": kind, "metavar": metavar}
+        action = model.add_argument(
+            flag, default=argparse.SUPPRESS, help=text, **options
+        )
+        train.classifier_options.append(action)
     model.add_argument(
         "--verbose",
         type=int,
         choices=(0, 1, 2),
         default=1,
         help="Keras's output: 0 silent, 1 progress bars, 2 one line per epoch "
-        "(default: %(default)s)",
+        "(default: %(default)s; the classifier's own default is 0)",
     )
     _add_data_options(train, sample=True)
     output = train.add_argument_group("output")
@@ -200,8 +217,8 @@ def build_parser():
     output.add_argument(
         "--report-dir",
         metavar="DIR",
-        help=f"write {', '.join(REPORT_FILES.values())} here (created if "
-        "needed; the figures need matplotlib). Default: no report",
+        help="write skmnist.evaluate_model's report here: metrics.json and "
+        "figures (created if needed; needs matplotlib). Default: no report",
     )
 
     evaluate = _add_command(
@@ -246,7 +263,8 @@ def build_parser():
 
 
 def _run_fetch(args):
-    from .datasets import MNISTFetchError, fetch_mnist, get_data_home
+    from . import fetch_mnist
+    from .datasets import MNISTFetchError, get_data_home
 
     folder = get_data_home(args.data_home)
     options = {"data_home": args.data_home, "mirror": args.mirror}
@@ -264,31 +282,19 @@ def _run_fetch(args):
 
 
 def _run_train(args):
-    # Fail before a long training run, not after it.
-    if args.report_dir is not None:
-        from ._plotting import _check_matplotlib
-
-        _check_matplotlib("skmnist train --report-dir")
-        os.makedirs(args.report_dir, exist_ok=True)
+    # Whatever would fail after training fails now.
     if args.out is not None:
-        _check_writable(args.out)
+        _check_file_can_be_written(args.out)
+    if args.report_dir is not None:
+        _check_report_dir(args.report_dir)
 
     X_train, y_train = _load_data(args, "train")
     X_test, y_test = _load_data(args, "test")
 
-    _import_keras()
-    from ._pipeline import make_mnist_pipeline
+    from . import evaluate_model, make_mnist_pipeline
 
-    pipe = make_mnist_pipeline(
-        hidden_size=args.hidden_size,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        validation_split=args.validation_split,
-        early_stopping=args.early_stopping,
-        patience=args.patience,
-        random_state=args.random_state,
-        verbose=args.verbose,
-    )
+    params = {name: getattr(args, name) for name in MODEL_OPTIONS if name in args}
+    pipe = make_mnist_pipeline(verbose=args.verbose, **params)
     source = "the packaged sample of MNIST" if args.sample else "MNIST"
     print(
         f"Training on {len(X_train)} images of {source} "
@@ -298,36 +304,50 @@ def _run_train(args):
     start = time.perf_counter()
     pipe.fit(X_train, y_train)
     fit_time = time.perf_counter() - start
-
-    scores = _test_scores(pipe, X_test, y_test)
-    print(f"fit time:       {fit_time:.1f} s ({pipe[-1].n_iter_} epochs)")
-    print(f"test accuracy:  {scores['accuracy']:.4f}")
-    print(f"test log loss:  {scores['log_loss']:.4f}")
-
     if args.out is not None:
-        _save_estimator(pipe, args.out)
+        _save(pipe, args.out)
+
+    metrics = evaluate_model(
+        pipe,
+        X_test,
+        y_test,
+        fit_time=fit_time,
+        data_info={
+            "source": "sample" if args.sample else "mnist",
+            "n_train": len(y_train),
+        },
+        report_dir=args.report_dir,
+    )
+    print(f"fit time:       {fit_time:.1f} s ({metrics['n_iter']} epochs)")
+    print(f"test accuracy:  {metrics['accuracy']:.4f}")
+    print(f"test log loss:  {metrics['log_loss']:.4f}")
+    if args.out is not None:
         print(f"model:          {args.out}")
     if args.report_dir is not None:
-        metrics = _metrics(pipe, y_test, scores, fit_time, args, n_train=len(X_train))
-        paths = _write_report(args.report_dir, metrics, pipe, X_test, y_test, scores)
-        for path in paths:
-            print(f"report:         {path}")
+        print(f"report:         {args.report_dir}")
 
 
 def _run_evaluate(args):
     from sklearn.metrics import classification_report
 
+    from . import evaluate_model
+
     X_test, y_test = _load_data(args, "test")
-    pipe = _load_estimator(args.model)
-    scores = _test_scores(pipe, X_test, y_test)
+    model = _load_model(args.model)
+    X_test = _as_model_input(model, X_test)
+    metrics = evaluate_model(model, X_test, y_test)
     source = "the packaged sample of MNIST" if args.sample else "MNIST"
     print(f"{args.model} on {len(X_test)} test images of {source}")
-    print(f"accuracy:  {scores['accuracy']:.4f}")
-    print(f"log loss:  {scores['log_loss']:.4f}")
+    print(f"accuracy:  {metrics['accuracy']:.4f}")
+    print(f"log loss:  {metrics['log_loss']:.4f}")
     print()
     print(
         classification_report(
-            y_test, scores["y_pred"], labels=pipe.classes_, digits=4, zero_division=0
+            y_test,
+            model.predict(X_test),
+            labels=model.classes_,
+            digits=4,
+            zero_division=0,
         )
     )
 
@@ -335,34 +355,35 @@ def _run_evaluate(args):
 def _run_predict(args):
     import numpy as np
 
-    from ._images import load_digit_image
+    from . import load_digit_image
 
     invert = {"auto": "auto", "yes": True, "no": False}[args.invert]
     names, images = [], []
     for path in args.files:
-        digits = load_digit_image(path, invert=invert)
+        try:
+            digits = load_digit_image(path, invert=invert)
+        except (ValueError, ImportError) as exc:
+            # The user's file is not a digit picture or MNIST array (the message
+            # names it), or reading pictures needs Pillow.
+            raise CommandError(_one_line(exc)) from exc
         if digits.ndim == 2:
             names.append(path)
             images.append(digits[np.newaxis])
         else:
             names.extend(f"{path}[{i}]" for i in range(len(digits)))
             images.append(digits)
-    pipe = _load_estimator(args.model)
-    proba = pipe.predict_proba(np.concatenate(images))
+    model = _load_model(args.model)
+    proba = model.predict_proba(_as_model_input(model, np.concatenate(images)))
     best = proba.argmax(axis=1)
     for name, row, k in zip(names, proba, best, strict=True):
-        print(f"{name}: {pipe.classes_[k]} (p={row[k]:.2f})")
+        print(f"{name}: {model.classes_[k]} (p={row[k]:.2f})")
 
 
 # -- pieces the commands share -------------------------------------------------
 
 
 def _add_command(commands, name, summary, description, run):
-    command = commands.add_parser(
-        name,
-        help=summary,
-        description=description,
-    )
+    command = commands.add_parser(name, help=summary, description=description)
     command.set_defaults(run=run)
     return command
 
@@ -404,105 +425,55 @@ def _add_model_argument(parser):
 def _load_data(args, subset):
     """MNIST's `subset` split, or the packaged sample's with ``--sample``."""
     if getattr(args, "sample", False):
-        from .datasets import load_mnist_sample
+        from . import load_mnist_sample
 
         return load_mnist_sample(subset=subset, return_X_y=True)
-    from .datasets import fetch_mnist
+    from . import fetch_mnist
 
     return fetch_mnist(
         subset=subset, data_home=args.data_home, mirror=args.mirror, return_X_y=True
     )
 
 
-def _test_scores(pipe, X_test, y_test):
-    from sklearn.metrics import accuracy_score, log_loss
-
-    proba = pipe.predict_proba(X_test)
-    y_pred = pipe.classes_[proba.argmax(axis=1)]
-    return {
-        "y_pred": y_pred,
-        "accuracy": float(accuracy_score(y_test, y_pred)),
-        "log_loss": float(log_loss(y_test, proba, labels=pipe.classes_)),
-    }
-
-
-def _metrics(pipe, y_test, scores, fit_time, args, *, n_train):
-    """The content of metrics.json."""
-    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
-
-    classifier = pipe[-1]
-    labels = pipe.classes_
-    y_pred = scores["y_pred"]
-    precision, recall, f1, support = precision_recall_fscore_support(
-        y_test, y_pred, labels=labels, zero_division=0
-    )
-    per_class = {
-        str(label): {
-            "precision": float(p),
-            "recall": float(r),
-            "f1": float(f),
-            "support": int(s),
-        }
-        for label, p, r, f, s in zip(
-            labels, precision, recall, f1, support, strict=True
-        )
-    }
-    metrics = {
-        "skmnist_version": __version__,
-        "data": {
-            "source": "sample" if args.sample else "mnist",
-            "n_train": int(n_train),
-            "n_test": int(len(y_test)),
-        },
-        "accuracy": scores["accuracy"],
-        "log_loss": scores["log_loss"],
-        "per_class": per_class,
-        "labels": [_plain(label) for label in labels],
-        "confusion_matrix": confusion_matrix(y_test, y_pred, labels=labels).tolist(),
-        "fit_time": fit_time,
-        "params": {
-            key: _plain(value) for key, value in classifier.get_params().items()
-        },
-        "n_iter": int(classifier.n_iter_),
-        "history": classifier.history_,
-    }
-    if hasattr(classifier, "best_epoch_"):
-        metrics["best_epoch"] = int(classifier.best_epoch_)
-    return metrics
-
-
-def _write_report(folder, metrics, pipe, X_test, y_test, scores):
-    from . import _plotting
-
-    paths = [os.path.join(folder, name) for name in REPORT_FILES.values()]
-    with open(paths[0], "w", encoding="utf-8") as file:
-        json.dump(metrics, file, indent=2)
-        file.write("\n")
-    figures = [
-        _plotting.plot_learning_curves(pipe[-1].history_),
-        _plotting.plot_confusion_matrix(y_test, scores["y_pred"], labels=pipe.classes_),
-        _plotting.plot_digits(X_test, y_test, scores["y_pred"], n=25),
-    ]
-    for figure, path in zip(figures, paths[1:], strict=True):
-        figure.savefig(path, dpi=100)
-        if "matplotlib.pyplot" in sys.modules:  # a pyplot figure: free it
-            sys.modules["matplotlib.pyplot"].close(figure)
-    return paths
-
-
-def _is_pickle(path):
-    return os.fspath(path).lower().endswith(PICKLE_EXTENSIONS)
-
-
-def _check_writable(path):
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise CommandError(f"{path}: the folder {folder} does not exist")
+def _check_file_can_be_written(path):
     if os.path.isdir(path):
         raise CommandError(f"{path} is a folder, not a file name for the model")
+    target = f"the model to {path}"
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        problem = "is not a folder" if os.path.exists(folder) else "does not exist"
+        raise CommandError(f"cannot write {target}: {folder} {problem}")
+    if os.path.exists(path) and not os.access(path, os.W_OK):
+        raise CommandError(f"cannot write {target}: the file is read-only")
+    _probe(folder, target)
 
 
-def _save_estimator(pipe, path):
+def _check_report_dir(folder):
+    target = f"the report to {folder}"
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as exc:
+        raise CommandError(f"cannot write {target}: {_reason(exc)}") from None
+    _probe(folder, target)
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise CommandError(
+            "--report-dir needs matplotlib: pip install 'skmnist[plot]'"
+        ) from None
+
+
+def _probe(folder, target):
+    """Create and remove a file in `folder`: whether it can be written, whatever
+    the reason it cannot (permissions, a read-only file system, ...)."""
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".skmnist-probe-"):
+            pass
+    except OSError as exc:
+        raise CommandError(f"cannot write {target}: {_reason(exc)}") from None
+
+
+def _save(pipe, path):
     if _is_pickle(path):
         import joblib
 
@@ -513,97 +484,72 @@ def _save_estimator(pipe, path):
         save_model(pipe, path)
 
 
-def _load_estimator(path):
-    """Load a fitted skmnist model from `path`, as a pipeline taking raw images."""
+def _is_pickle(path):
+    return os.fspath(path).lower().endswith(PICKLE_EXTENSIONS)
+
+
+def _load_model(path):
+    """The fitted skmnist pipeline or MNISTClassifier in the file at `path`."""
     if not os.path.exists(path):
         raise CommandError(f"{path}: no such model file")
     if os.path.isdir(path):
         raise CommandError(f"{path} is a folder, not a model file")
-    _import_keras()
+    from sklearn.exceptions import NotFittedError
+    from sklearn.pipeline import Pipeline
+    from sklearn.utils.validation import check_is_fitted
+
+    from . import MNISTClassifier, load_model
+
     if _is_pickle(path):
         import joblib
 
         try:
             model = joblib.load(path)
-        except (OSError, MemoryError):
+        except OSError:
             raise
-        except Exception as exc:  # unpickling fails in many ways
+        except Exception as exc:  # unpickling someone's file fails in many ways
             raise CommandError(
                 f"{path} is not a model written with joblib.dump "
                 f"({type(exc).__name__}: {exc})"
             ) from exc
     else:
-        from . import load_model
-
         model = load_model(path)
-    return _as_image_pipeline(model, path)
-
-
-def _as_image_pipeline(model, path):
-    """`model` if it is a fitted skmnist pipeline; a bare classifier gets a
-    FlattenScaler in front; anything else is an error."""
-    from sklearn.exceptions import NotFittedError
-    from sklearn.pipeline import Pipeline
-    from sklearn.utils.validation import check_is_fitted
-
-    from ._classifier import MNISTClassifier
 
     what = (
-        "a fitted skmnist model (a make_mnist_pipeline() pipeline or an "
-        "MNISTClassifier)"
+        "a fitted skmnist model (a make_mnist_pipeline() pipeline or MNISTClassifier)"
     )
-    if (
-        isinstance(model, Pipeline)
-        and len(model)
-        and isinstance(model[-1], MNISTClassifier)
-    ):
-        classifier = model[-1]
-    elif isinstance(model, MNISTClassifier):
-        classifier = model
-    else:
-        raise CommandError(f"{path} holds {_describe(model)}, not {what}")
+    final = model[-1] if isinstance(model, Pipeline) and len(model) else model
+    if not isinstance(final, MNISTClassifier):
+        kind = type(model).__qualname__
+        raise CommandError(f"{path} holds a {kind} object, not {what}")
     try:
         check_is_fitted(model)
-    except NotFittedError as exc:
-        raise CommandError(f"{path} holds an unfitted model, not {what}") from exc
-    if model is classifier:
-        import numpy as np
-
-        from ._preprocessing import FlattenScaler
-
-        n_pixels = getattr(classifier, "n_features_in_", None)
-        if n_pixels != 28 * 28:
-            raise CommandError(
-                f"{path} holds an MNISTClassifier fitted on {n_pixels} features, "
-                "not on MNIST's 28x28 images"
-            )
-        flatten = FlattenScaler().fit(np.zeros((1, 28, 28), dtype=np.uint8))
-        model = Pipeline([("flatten", flatten), ("mlp", classifier)])
+    except NotFittedError:
+        raise CommandError(f"{path} holds an unfitted model, not {what}") from None
+    n_features = getattr(model, "n_features_in_", None)
+    if n_features != MNIST_PIXELS:
+        raise CommandError(
+            f"{path} holds a model fitted on {n_features} features, not on "
+            "MNIST's 28x28 images"
+        )
     return model
 
 
-def _describe(obj):
-    kind = type(obj)
-    name = (
-        kind.__qualname__
-        if kind.__module__ == "builtins"
-        else (f"{kind.__module__}.{kind.__qualname__}")
-    )
-    article = "an" if name[:1].lower() in "aeiou" else "a"
-    return f"{article} {name}"
+def _as_model_input(model, images):
+    """MNIST images (uint8, 0 to 255) as `model` takes them.
+
+    A pipeline takes them as they are; a bare MNISTClassifier takes what
+    make_mnist_pipeline's FlattenScaler gives it: rows of pixels in [0, 1].
+    """
+    from . import FlattenScaler, MNISTClassifier
+
+    if isinstance(model, MNISTClassifier):
+        return FlattenScaler(scale=255).fit_transform(images)
+    return images
 
 
-def _plain(value):
-    """`value` as something JSON can hold: NumPy scalars become Python's."""
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
-        return value.item()
-    if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
-    if isinstance(value, dict):
-        return {str(key): _plain(item) for key, item in value.items()}
-    return repr(value)
+def _reason(exc):
+    return exc.strerror or str(exc)
 
 
 def _one_line(exc):
@@ -625,60 +571,3 @@ def _tidy_warnings():
     with warnings.catch_warnings():
         warnings.showwarning = show
         yield
-
-
-_TF_LOG_LEVEL = "TF_CPP_MIN_LOG_LEVEL"
-
-
-@contextlib.contextmanager
-def _quiet_tensorflow():
-    """Hide TensorFlow's C++ logs, unless the user set ``TF_CPP_MIN_LOG_LEVEL``.
-
-    TensorFlow reads the variable when it is first imported, which happens
-    inside the command; it is removed again afterwards.
-    """
-    if _TF_LOG_LEVEL in os.environ:
-        yield
-        return
-    os.environ[_TF_LOG_LEVEL] = "3"
-    try:
-        yield
-    finally:
-        os.environ.pop(_TF_LOG_LEVEL, None)
-
-
-def _import_keras():
-    """Import skmnist's Keras modules (and so TensorFlow), quietly.
-
-    While it starts, TensorFlow's C++ code writes lines to the process's stderr
-    that no log level hides ("All log messages before absl::InitializeLog() is
-    called are written to STDERR", CUDA and oneDNN notices). They are written to
-    a temporary file instead, and shown only if the import fails, or kept when
-    ``TF_CPP_MIN_LOG_LEVEL`` is 0.
-    """
-    if "skmnist._classifier" in sys.modules or os.environ.get(_TF_LOG_LEVEL) == "0":
-        from . import _classifier  # noqa: F401
-
-        return
-    sys.stdout.flush()
-    sys.stderr.flush()
-    try:
-        saved = os.dup(2)
-    except OSError:  # pragma: no cover - no stderr to silence
-        from . import _classifier  # noqa: F401
-
-        return
-    with tempfile.TemporaryFile() as log:
-        os.dup2(log.fileno(), 2)
-        try:
-            from . import _classifier  # noqa: F401
-        except BaseException:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            log.seek(0)
-            sys.stderr.write(log.read().decode(errors="replace"))
-            raise
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)

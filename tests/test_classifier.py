@@ -251,6 +251,7 @@ _FRESH_PROCESS_FIT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_int_random_state_is_reproducible_across_processes(tmp_path):
     outputs = []
     for i in range(2):
@@ -476,6 +477,7 @@ _LOAD_AND_PREDICT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_joblib_round_trip_in_a_fresh_process(blobs, tmp_path):
     joblib = pytest.importorskip("joblib")
     X, y = blobs
@@ -497,19 +499,6 @@ def test_joblib_round_trip_in_a_fresh_process(blobs, tmp_path):
     )
     assert "MNISTClassifier ['a', 'b', 'c']" in done.stdout
     np.testing.assert_array_equal(np.load(tmp_path / "proba.npy"), clf.predict_proba(X))
-
-
-# -- real MNIST ------------------------------------------------------------------
-
-
-def test_default_classifier_on_real_mnist(mnist_train, mnist_test):
-    X = mnist_train.images.reshape(-1, 784).astype(np.float32) / 255
-    X_test = mnist_test.images.reshape(-1, 784).astype(np.float32) / 255
-    clf = MNISTClassifier(random_state=0).fit(X, mnist_train.target)
-    accuracy = clf.score(X_test, mnist_test.target)
-    print(f"real MNIST test accuracy: {accuracy:.4f}")
-    assert accuracy >= 0.980
-    assert clf.n_iter_ == 20 and len(clf.history_["val_accuracy"]) == 20
 
 
 # -- speed settings (they must not change the model) ------------------------------

@@ -141,7 +141,7 @@ def test_early_stopping_without_validation_data(blobs):
         (np.r_[np.nan, np.ones(149)], r"sample_weight contains nan at index 0"),
         (np.r_[np.ones(149), np.inf], r"sample_weight contains inf at index 149"),
         (np.ones(10), r"sample_weight has shape \(10,\), but y has 150 samples"),
-        (np.zeros(150), r"sample_weight is 0 for every sample"),
+        (np.zeros(150), r"sample_weight is zero for every sample"),
         (np.array(["x"] * 150), r"sample_weight must be an array of numbers"),
     ],
     ids=["negative", "nan", "inf", "length", "all-zero", "strings"],

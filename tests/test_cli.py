@@ -1,10 +1,11 @@
 """Tests of the ``skmnist`` command (skmnist.cli).
 
-One model is trained per module, by a real run of the console script; the other
-commands run in-process through ``main`` (faster), except a few real runs that
-check what a shell sees: exit status, stdout, stderr.
+One model is trained per module, in-process through ``main``; the other
+commands run in-process too, except a few real runs of the console script that
+check what a shell sees: exit status, stdout, stderr, tracebacks.
 """
 
+import contextlib
 import hashlib
 import io
 import json
@@ -14,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import tempfile
 import types
 
 import joblib
@@ -22,11 +24,14 @@ import pytest
 from _http_server import Reply, ScriptedServer
 from PIL import Image
 
+import skmnist
 from skmnist import cli, load_mnist_sample
 from skmnist.datasets import _fetch
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 PREDICTION = re.compile(r"^(?P<name>.+): (?P<label>\d) \(p=(?P<p>[01]\.\d\d)\)$")
+# A folder that no one may write into, root included (sysfs takes no new files).
+UNWRITABLE_FOLDER = "/sys"
 
 
 def console_script():
@@ -60,6 +65,12 @@ def assert_one_error_line(status, err, *fragments):
         assert fragment in lines[0]
 
 
+def classifier_defaults():
+    from skmnist import MNISTClassifier
+
+    return MNISTClassifier().get_params()
+
+
 @pytest.fixture(scope="module")
 def sample_test():
     return load_mnist_sample(subset="test", return_X_y=True)
@@ -67,52 +78,66 @@ def sample_test():
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """``skmnist train --sample --epochs 2 --out m.joblib --report-dir r``, run
-    once by the console script (small network, seeded)."""
+    """``skmnist train --sample --epochs 2 --hidden-size 32 --random-state 0
+    --out m.joblib --report-dir r``, run once in-process."""
     folder = tmp_path_factory.mktemp("cli")
-    command = [
-        *console_script(),
-        "train",
-        "--sample",
-        "--epochs",
-        "2",
-        "--hidden-size",
-        "32",
-        "--random-state",
-        "0",
-        "--out",
-        "m.joblib",
-        "--report-dir",
-        "r",
-    ]
-    result = subprocess.run(
-        command, cwd=folder, capture_output=True, text=True, timeout=600
-    )
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = cli.main(
+            ["train", "--sample", "--epochs", "2", "--hidden-size", "32"]
+            + ["--random-state", "0", "--out", str(folder / "m.joblib")]
+            + ["--report-dir", str(folder / "r")]
+        )
     return types.SimpleNamespace(
         folder=folder,
         model=folder / "m.joblib",
         report=folder / "r",
-        result=result,
+        status=status,
+        out=out.getvalue(),
+        err=err.getvalue(),
     )
 
 
 @pytest.fixture(scope="module")
 def pipe(trained):
-    assert trained.result.returncode == 0, trained.result.stderr
+    assert trained.status == 0, trained.err
     return joblib.load(trained.model)
 
 
 @pytest.fixture(scope="module")
 def metrics(trained):
-    assert trained.result.returncode == 0, trained.result.stderr
+    assert trained.status == 0, trained.err
     return json.loads((trained.report / "metrics.json").read_text())
+
+
+def _must_not_run(*args, **kwargs):
+    raise AssertionError("the command went on to load data or train")
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """Loading data or building a model fails the test."""
+    for name in ("load_mnist_sample", "fetch_mnist", "make_mnist_pipeline"):
+        monkeypatch.setattr(skmnist, name, _must_not_run)
 
 
 # -- train -----------------------------------------------------------------------------
 
 
-def test_train_console_script(trained):
-    result = trained.result
+@pytest.mark.slow
+def test_train_console_script(tmp_path):
+    # As from a shell, where TF_CPP_MIN_LOG_LEVEL is unset (importing Keras in
+    # this process sets it).
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    result = subprocess.run(
+        [*console_script(), "train", "--sample", "--epochs", "2"]
+        + ["--hidden-size", "8", "--random-state", "0"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr
     # Keras's progress bars (verbose=1 by default), then the test scores.
     assert "Epoch 1/2" in result.stdout and "Epoch 2/2" in result.stdout
@@ -121,13 +146,7 @@ def test_train_console_script(trained):
     assert "Traceback" not in result.stderr
     # TensorFlow's start-up lines, which no log level hides, are kept out.
     assert "InitializeLog" not in result.stderr
-    assert trained.model.is_file()
-    assert sorted(p.name for p in trained.report.iterdir()) == [
-        "confusion_matrix.png",
-        "learning_curves.png",
-        "metrics.json",
-        "misclassified.png",
-    ]
+    assert list(tmp_path.iterdir()) == []  # neither --out nor --report-dir
 
 
 def test_train_writes_the_fitted_pipeline(trained, pipe, metrics, sample_test):
@@ -140,43 +159,41 @@ def test_train_writes_the_fitted_pipeline(trained, pipe, metrics, sample_test):
     assert pipe[-1].hidden_size == 32 and pipe[-1].n_iter_ == 2
     X, y = sample_test
     assert pipe.score(X, y) == pytest.approx(metrics["accuracy"])
-    printed = re.search(r"^test accuracy: +(\S+)$", trained.result.stdout, re.M)
+    printed = re.search(r"^test accuracy: +(\S+)$", trained.out, re.M)
     assert printed.group(1) == f"{metrics['accuracy']:.4f}"
+    assert "Epoch 2/2" in trained.out
+    assert f"model:          {trained.model}\n" in trained.out
+    assert f"report:         {trained.report}\n" in trained.out
 
 
-def test_train_metrics_json(metrics):
+def test_train_leaves_every_other_parameter_to_the_classifier(pipe):
+    given = {"hidden_size": 32, "epochs": 2, "random_state": 0, "verbose": 1}
+    expected = {**classifier_defaults(), **given}
+    assert pipe[-1].get_params() == expected
+
+
+def test_train_report_is_evaluate_models(trained, pipe, metrics, sample_test):
+    from skmnist import evaluate_model
+
+    X, y = sample_test
     assert metrics["data"] == {"source": "sample", "n_train": 2000, "n_test": 500}
-    assert 0 < metrics["accuracy"] <= 1
-    assert metrics["log_loss"] > 0
-    assert metrics["labels"] == list(range(10))
-    assert sorted(metrics["per_class"]) == [str(k) for k in range(10)]
-    for scores in metrics["per_class"].values():
-        assert set(scores) == {"precision", "recall", "f1", "support"}
-    assert sum(s["support"] for s in metrics["per_class"].values()) == 500
-    matrix = np.array(metrics["confusion_matrix"])
-    assert matrix.shape == (10, 10) and matrix.sum() == 500
-    assert np.trace(matrix) / 500 == pytest.approx(metrics["accuracy"])
     assert metrics["fit_time"] > 0
-    assert metrics["n_iter"] == 2
-    params = metrics["params"]
-    assert (params["hidden_size"], params["epochs"], params["batch_size"]) == (
-        32,
-        2,
-        128,
+    expected = evaluate_model(
+        pipe,
+        X,
+        y,
+        fit_time=metrics["fit_time"],
+        data_info={"source": "sample", "n_train": 2000},
     )
-    assert (params["validation_split"], params["random_state"]) == (0.1, 0)
-    assert set(metrics["history"]) == {"loss", "accuracy", "val_loss", "val_accuracy"}
-    assert all(len(values) == 2 for values in metrics["history"].values())
-
-
-def test_train_plots(trained):
-    sizes = {}
-    for name in ("learning_curves", "confusion_matrix", "misclassified"):
-        path = trained.report / f"{name}.png"
-        assert path.read_bytes().startswith(PNG_MAGIC)
-        with Image.open(path) as image:
-            sizes[name] = image.size
-    assert sizes["learning_curves"] == (1000, 400)  # two panels side by side
+    assert metrics == expected
+    assert sorted(p.name for p in trained.report.iterdir()) == [
+        "confusion_matrix.png",
+        "learning_curves.png",
+        "metrics.json",
+        "misclassified.png",
+    ]
+    for png in trained.report.glob("*.png"):
+        assert png.read_bytes().startswith(PNG_MAGIC)
 
 
 def test_train_pickle_free_model_file(tmp_path, capsys, sample_test):
@@ -186,11 +203,15 @@ def test_train_pickle_free_model_file(tmp_path, capsys, sample_test):
     path = tmp_path / "small.skmnist"
     status, out, err = run_main(
         capsys,
-        *("train", "--sample", "--epochs", "1", "--hidden-size", "8"),
+        *("train", "--sample", "--epochs", "2", "--hidden-size", "8"),
+        *("--early-stopping", "--patience", "1", "--learning-rate", "0.002"),
         *("--verbose", "0", "--random-state", "0", "--out", path),
     )
     assert status == 0, err
     assert f"model:          {path}" in out
+    params = load_model(path)[-1].get_params()
+    assert (params["early_stopping"], params["patience"]) == (True, 1)
+    assert params["learning_rate"] == 0.002
     X, _ = sample_test
     np.save(tmp_path / "x.npy", X[:4])
     status, out, err = run_main(capsys, "predict", path, tmp_path / "x.npy")
@@ -199,20 +220,165 @@ def test_train_pickle_free_model_file(tmp_path, capsys, sample_test):
     assert labels == load_model(path).predict(X[:4]).tolist()
 
 
-def test_train_fails_fast(tmp_path, capsys):
-    # Checked before any data is loaded or TensorFlow imported.
-    status, out, err = run_main(
-        capsys, "train", "--sample", "--out", tmp_path / "no" / "m.joblib"
-    )
-    assert_one_error_line(status, err, "does not exist")
-    assert out == ""
+def test_train_help_shows_the_classifiers_defaults(capsys):
+    status, out, _ = run_main(capsys, "train", "--help")
+    assert status == 0
+    options = " ".join(out.split("\nmodel:\n", 1)[1].split())
+    shown = {}
+    for name, value in classifier_defaults().items():
+        if name == "verbose":  # the command's own default, below
+            continue
+        flag = "--" + name.replace("_", "-")
+        entry = re.search(rf"(?<![\w-]){flag}\b.*?\(default: ([^)]*)\)", options)
+        if entry:
+            shown[name] = entry.group(1)
+            assert entry.group(1) == str(value), name
+    assert {
+        "hidden_size",
+        "n_hidden_layers",
+        "activation",
+        "dropout",
+        "learning_rate",
+        "epochs",
+        "batch_size",
+        "validation_split",
+        "early_stopping",
+        "patience",
+        "random_state",
+    } <= set(shown)
+    # The command's one default of its own: Keras's progress bars.
+    assert "--verbose {0,1,2}" in options and "(default: 1;" in options
 
 
-def test_train_invalid_parameter(capsys):
+def _unwritable_targets(folder):
+    (folder / "file").write_text("a file, not a folder")
+    (folder / "folder.skmnist").mkdir()
+    return [
+        (["--out", folder / "no" / "m.joblib"], "does not exist"),
+        (["--out", folder / "file" / "m.skmnist"], "is not a folder"),
+        (["--out", folder / "folder.skmnist"], "is a folder"),
+        (["--out", f"{UNWRITABLE_FOLDER}/m.skmnist"], "Permission denied"),
+        (["--report-dir", folder / "file"], "File exists"),
+        (["--report-dir", folder / "file" / "r"], "Not a directory"),
+        (["--report-dir", f"{UNWRITABLE_FOLDER}/r"], "not permitted"),
+        (["--report-dir", UNWRITABLE_FOLDER], "Permission denied"),
+    ]
+
+
+def test_train_refuses_unwritable_targets_before_training(
+    tmp_path, capsys, no_training
+):
+    for option, reason in _unwritable_targets(tmp_path):
+        status, out, err = run_main(capsys, "train", "--sample", *option)
+        assert_one_error_line(status, err, os.fspath(option[1]), reason)
+        assert out == ""
+
+
+@contextlib.contextmanager
+def unprivileged():
+    """Run the block as a user whom file permissions bind: as "nobody" when the
+    tests run as root, who writes into read-only folders anyway."""
+    if os.geteuid() != 0:
+        yield
+        return
+    os.setegid(65534)
+    os.seteuid(65534)
+    try:
+        yield
+    finally:
+        os.seteuid(0)
+        os.setegid(0)
+
+
+def test_train_into_a_read_only_folder(capsys, no_training):
+    folder = tempfile.mkdtemp()  # in the temp folder, which "nobody" may enter
+    read_only = os.path.join(folder, "ro")
+    os.mkdir(read_only)
+    os.chmod(folder, 0o755)
+    os.chmod(read_only, 0o555)
+    try:
+        for option, target in [
+            ("--out", os.path.join(read_only, "m.skmnist")),
+            ("--report-dir", os.path.join(read_only, "report")),
+        ]:
+            with unprivileged():
+                status, out, err = run_main(capsys, "train", "--sample", option, target)
+            assert_one_error_line(status, err, target, "Permission denied")
+            assert out == ""  # not even "Training on ..."
+        assert os.listdir(read_only) == []
+    finally:
+        os.chmod(read_only, 0o755)
+        shutil.rmtree(folder)
+
+
+@pytest.mark.parametrize(
+    "options, reason",
+    [
+        (["--hidden-size", "0"], "hidden_size"),
+        (["--activation", "relux"], "activation='relux'"),
+        (["--optimizer", "adamm"], "optimizer='adamm'"),
+        (["--early-stopping", "--validation-split", "0"], "validation_split"),
+    ],
+)
+def test_train_invalid_parameter(capsys, options, reason):
+    status, out, err = run_main(capsys, "train", "--sample", *options)
+    assert_one_error_line(status, err, reason)
+    assert "Epoch" not in out
+
+
+def test_train_diverging_is_one_line(capsys):
     status, _, err = run_main(
-        capsys, "train", "--sample", "--hidden-size", "0", "--verbose", "0"
+        capsys,
+        *("train", "--sample", "--epochs", "1", "--hidden-size", "8"),
+        *("--optimizer", "sgd", "--learning-rate", "1e30", "--verbose", "0"),
     )
-    assert_one_error_line(status, err, "hidden_size")
+    assert_one_error_line(status, err, "Training diverged")
+
+
+# -- bugs are not hidden ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "error", [RuntimeError("bug"), KeyError("bug"), ValueError("bug"), TypeError("x")]
+)
+def test_a_bug_raises_with_its_traceback(tmp_path, monkeypatch, error):
+    def broken(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(skmnist, "fetch_mnist", broken)
+    with pytest.raises(type(error)) as raised:
+        cli.main(["fetch", "--data-home", os.fspath(tmp_path)])
+    assert raised.value is error
+
+
+def test_a_bug_after_training_raises(tmp_path, monkeypatch):
+    def broken(*args, **kwargs):
+        raise ValueError("a bug in the report")
+
+    monkeypatch.setattr(skmnist, "evaluate_model", broken)
+    with pytest.raises(ValueError, match="a bug in the report"):
+        cli.main(
+            ["train", "--sample", "--epochs", "1", "--hidden-size", "4"]
+            + ["--verbose", "0", "--out", os.fspath(tmp_path / "m.skmnist")]
+        )
+    assert (tmp_path / "m.skmnist").is_file()  # saved before the report
+
+
+def test_console_script_shows_a_bugs_traceback(tmp_path):
+    code = (
+        "import sys, skmnist\n"
+        "def broken(*args, **kwargs):\n"
+        "    raise KeyError('a bug')\n"
+        "skmnist.fetch_mnist = broken\n"
+        "from skmnist.cli import main\n"
+        f"sys.exit(main(['fetch', '--data-home', {os.fspath(tmp_path)!r}]))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("Traceback (most recent call last):")
+    assert result.stderr.splitlines()[-1] == "KeyError: 'a bug'"
 
 
 # -- predict ---------------------------------------------------------------------------
@@ -248,11 +414,11 @@ def test_predict_images_and_arrays(trained, pipe, tmp_path, capsys, sample_test)
     assert_one_error_line(status, err, "blank")
 
 
-def test_predict_console_missing_file(trained):
+def test_predict_console_missing_file(tmp_path):
     # A real run: exactly one line on stderr, no traceback, status 2.
     result = subprocess.run(
         [sys.executable, "-m", "skmnist", "predict", "m.joblib", "missing.png"],
-        cwd=trained.folder,
+        cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=120,
@@ -301,7 +467,7 @@ def _wrong_models(folder):
     joblib.dump(clf, folder / "eight.joblib")
     return {
         "text.joblib": "not a model written with joblib.dump",
-        "dict.joblib": "holds a dict, not a fitted skmnist model",
+        "dict.joblib": "holds a dict object, not a fitted skmnist model",
         "unfitted.pkl": "unfitted",
         "text.skmnist": "cannot load skmnist model file",
         "missing.joblib": "no such model file",
@@ -322,17 +488,19 @@ def test_wrong_kind_of_model_file(tmp_path, capsys, sample_test):
 
 
 def test_bare_classifier_model_file(trained, pipe, tmp_path, capsys, sample_test):
-    # A fitted MNISTClassifier alone (it takes flat rows in [0, 1]) gets a
-    # FlattenScaler in front, and predicts exactly as the pipeline.
+    # A fitted MNISTClassifier alone (it takes FlattenScaler's rows in [0, 1])
+    # predicts and scores exactly as the pipeline it came from.
     np.save(tmp_path / "x.npy", sample_test[0][:4])
     joblib.dump(pipe[-1], tmp_path / "clf.joblib")
     outputs = []
     for model in (trained.model, tmp_path / "clf.joblib"):
-        status, out, err = run_main(capsys, "predict", model, tmp_path / "x.npy")
+        status, predicted, err = run_main(capsys, "predict", model, tmp_path / "x.npy")
         assert status == 0, err
-        outputs.append(out)
+        status, evaluated, err = run_main(capsys, "evaluate", model, "--sample")
+        assert status == 0, err
+        outputs.append((predicted, evaluated.split("\n", 1)[1]))
     assert outputs[0] == outputs[1]
-    assert len(outputs[0].splitlines()) == 4
+    assert len(outputs[0][0].splitlines()) == 4
 
 
 # -- evaluate --------------------------------------------------------------------------
@@ -363,6 +531,7 @@ def data_home():
     return home
 
 
+@pytest.mark.realdata
 def test_fetch_prints_the_data_folder(data_home, capsys, monkeypatch):
     monkeypatch.delenv("SKMNIST_MIRROR", raising=False)
     for argv in (["fetch"], ["fetch", "--data-home", data_home]):
@@ -448,6 +617,7 @@ def test_usage_errors_and_version(capsys):
     assert status == 0 and re.fullmatch(r"skmnist \d+\.\d+\.\d+.*\n", out)
 
 
+@pytest.mark.realdata
 def test_environment_is_restored(capsys, monkeypatch, data_home):
     monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
     assert run_main(capsys, "fetch", "--data-home", data_home)[0] == 0
@@ -464,9 +634,15 @@ def test_console_script_help():
         assert command in result.stdout
 
 
-def test_importing_the_cli_is_cheap():
+def test_help_and_fetch_start_no_deep_learning_runtime():
+    # Only train's help reads the classifier's defaults, which imports Keras.
     script = (
-        "import sys, skmnist.cli, skmnist.__main__; "
+        "import contextlib, io, sys\n"
+        "import skmnist.__main__\n"
+        "from skmnist.cli import main\n"
+        "for argv in (['--help'], ['fetch', '--help'], ['predict', '--help']):\n"
+        "    with contextlib.redirect_stdout(io.StringIO()):\n"
+        "        assert main(argv) == 0\n"
         "print(sorted(m for m in ('tensorflow', 'keras', 'matplotlib', 'PIL') "
         "if m in sys.modules))"
     )

@@ -116,6 +116,7 @@ def test_the_cache_keeps_the_most_recent_networks(digits, monkeypatch):
 
 
 @pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+@pytest.mark.slow
 def test_a_reused_network_trains_the_model_a_new_one_does(backend):
     done = _run(
         """
@@ -276,6 +277,7 @@ def test_grid_search_and_friends_print_nothing(backend):
     assert done.stderr == ""
 
 
+@pytest.mark.slow
 def test_a_users_own_log_level_is_respected():
     done = subprocess.run(
         [sys.executable, "-c", "import skmnist._classifier"],
@@ -289,6 +291,7 @@ def test_a_users_own_log_level_is_respected():
     assert re.search(r"^I\d{4} ", done.stderr, re.MULTILINE), done.stderr
 
 
+@pytest.mark.slow
 def test_other_output_during_the_quiet_start_is_kept():
     done = _run(
         """

@@ -45,6 +45,8 @@ DOCS_MODULES = ("sphinx", "numpydoc", "sphinx_gallery", "pydata_sphinx_theme")
 sys.path.insert(0, str(DOCS / "sphinxext"))
 import skmnist_docs  # noqa: E402
 
+pytestmark = [pytest.mark.slow, pytest.mark.docs]
+
 MISSING_DOCS_MODULES = [n for n in DOCS_MODULES if importlib.util.find_spec(n) is None]
 
 

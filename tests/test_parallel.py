@@ -20,6 +20,8 @@ from sklearn.model_selection import GridSearchCV
 
 from skmnist import load_mnist_sample, make_mnist_pipeline
 
+pytestmark = [pytest.mark.slow]
+
 PARAM_GRID = {"mlp__hidden_size": [16, 32], "mlp__epochs": [1, 2]}
 
 

@@ -1,0 +1,191 @@
+"""Tests of skmnist.evaluate_model: a fitted model's test scores and its report."""
+
+import errno
+import json
+import os
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+from sklearn.exceptions import NotFittedError
+from sklearn.metrics import (
+    confusion_matrix,
+    log_loss,
+    precision_recall_fscore_support,
+)
+from sklearn.naive_bayes import GaussianNB
+
+from skmnist import (
+    FlattenScaler,
+    evaluate_model,
+    load_mnist_sample,
+    make_mnist_pipeline,
+)
+
+REPORT = [
+    "confusion_matrix.png",
+    "learning_curves.png",
+    "metrics.json",
+    "misclassified.png",
+]
+
+
+@pytest.fixture(scope="module")
+def sample():
+    X, y = load_mnist_sample(return_X_y=True)
+    X_test, y_test = load_mnist_sample(subset="test", return_X_y=True)
+    return X, y, X_test, y_test
+
+
+@pytest.fixture(scope="module")
+def pipe(sample):
+    X, y, _, _ = sample
+    return make_mnist_pipeline(hidden_size=16, epochs=2, random_state=0).fit(X, y)
+
+
+@pytest.fixture(scope="module")
+def metrics(pipe, sample):
+    _, _, X_test, y_test = sample
+    return evaluate_model(pipe, X_test, y_test)
+
+
+def test_scores_are_scikit_learns(pipe, metrics, sample):
+    _, _, X_test, y_test = sample
+    labels = list(range(10))
+    y_pred = pipe.predict(X_test)
+    assert metrics["accuracy"] == pipe.score(X_test, y_test)
+    assert metrics["log_loss"] == pytest.approx(
+        log_loss(y_test, pipe.predict_proba(X_test), labels=labels)
+    )
+    assert metrics["labels"] == labels
+    assert metrics["confusion_matrix"] == confusion_matrix(y_test, y_pred).tolist()
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y_test, y_pred, labels=labels, zero_division=0
+    )
+    assert metrics["per_class"] == {
+        str(k): {
+            "precision": pytest.approx(precision[k]),
+            "recall": pytest.approx(recall[k]),
+            "f1": pytest.approx(f1[k]),
+            "support": support[k],
+        }
+        for k in labels
+    }
+
+
+def test_what_is_known_of_the_training(pipe, metrics):
+    clf = pipe[-1]
+    assert metrics["params"] == clf.get_params()
+    assert metrics["n_iter"] == 2
+    assert metrics["history"] == {
+        key: pytest.approx(values) for key, values in clf.history_.items()
+    }
+    assert set(metrics["history"]) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert metrics["best_epoch"] is None  # no early stopping
+    assert metrics["fit_time"] is None
+    assert metrics["data"] == {"n_test": 500}
+    assert metrics["skmnist_version"] == __import__("skmnist").__version__
+
+
+def test_records_what_the_caller_knows(pipe, sample):
+    _, _, X_test, y_test = sample
+    metrics = evaluate_model(
+        pipe, X_test, y_test, fit_time=1.5, data_info={"source": "a", "n_train": 9}
+    )
+    assert metrics["fit_time"] == 1.5
+    assert metrics["data"] == {"source": "a", "n_train": 9, "n_test": 500}
+
+
+def test_best_epoch_of_early_stopping(sample):
+    X, y, X_test, y_test = sample
+    pipe = make_mnist_pipeline(
+        hidden_size=8, epochs=3, early_stopping=True, patience=1, random_state=0
+    ).fit(X, y)
+    metrics = evaluate_model(pipe, X_test, y_test)
+    assert metrics["best_epoch"] == pipe[-1].best_epoch_
+    assert metrics["params"]["early_stopping"] is True
+
+
+def test_the_report_on_disk(pipe, metrics, sample, tmp_path):
+    import matplotlib.pyplot as plt
+
+    _, _, X_test, y_test = sample
+    folder = tmp_path / "new" / "report"
+    open_figures = plt.get_fignums()
+    written = evaluate_model(pipe, X_test, y_test, report_dir=folder)
+    assert written == metrics
+    assert sorted(os.listdir(folder)) == REPORT
+    assert json.loads((folder / "metrics.json").read_text()) == metrics
+    for name in REPORT:
+        if name.endswith(".png"):
+            with Image.open(folder / name) as image:
+                assert image.format == "PNG"
+                if name == "learning_curves.png":
+                    assert image.size == (1000, 400)  # two panels, at 100 dpi
+    assert plt.get_fignums() == open_figures  # every figure it drew is closed
+
+
+def test_a_bare_classifier_on_scaled_rows(pipe, metrics, sample):
+    _, _, X_test, y_test = sample
+    rows = FlattenScaler().fit_transform(X_test)
+    assert evaluate_model(pipe[-1], rows, y_test) == metrics
+
+
+def test_any_scikit_learn_classifier(sample, tmp_path):
+    X, y, X_test, y_test = sample
+    scaler = FlattenScaler().fit(X)
+    clf = GaussianNB().fit(scaler.transform(X), y)
+    rows = scaler.transform(X_test)
+    metrics = evaluate_model(clf, rows, y_test, report_dir=tmp_path)
+    assert metrics["accuracy"] == clf.score(rows, y_test)
+    assert metrics["params"] == clf.get_params()
+    assert metrics["n_iter"] is None and metrics["history"] is None
+    # No training history, no learning curves.
+    assert sorted(os.listdir(tmp_path)) == [n for n in REPORT if "learning" not in n]
+
+
+def test_string_labels(sample):
+    X, y, X_test, y_test = sample
+    names = np.array(["zero", "one", "two", "three", "four"] * 2)
+    pipe = make_mnist_pipeline(hidden_size=8, epochs=1, random_state=0)
+    pipe.fit(X, names[y])
+    metrics = evaluate_model(pipe, X_test, names[y_test])
+    assert metrics["labels"] == sorted(set(names))
+    assert sorted(metrics["per_class"]) == sorted(set(names))
+    json.dumps(metrics)
+
+
+def test_an_unfitted_model_is_refused(sample):
+    _, _, X_test, y_test = sample
+    with pytest.raises(NotFittedError):
+        evaluate_model(make_mnist_pipeline(), X_test, y_test)
+
+
+def test_n_digits_must_be_a_count(pipe, sample):
+    _, _, X_test, y_test = sample
+    with pytest.raises(ValueError, match="n_digits must be an int >= 0; got -1"):
+        evaluate_model(pipe, X_test, y_test, n_digits=-1)
+
+
+def test_a_report_without_matplotlib_fails_first(pipe, sample, tmp_path, monkeypatch):
+    _, _, X_test, y_test = sample
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib fails
+
+    def must_not_predict(X):
+        raise AssertionError("predicted before checking matplotlib")
+
+    monkeypatch.setattr(pipe, "predict_proba", must_not_predict)
+    with pytest.raises(ImportError, match=r"pip install 'skmnist\[plot\]'"):
+        evaluate_model(pipe, X_test, y_test, report_dir=tmp_path / "r")
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_full_disk_leaves_no_truncated_file(pipe, sample, tmp_path):
+    _, _, X_test, y_test = sample
+    # Writing to /dev/full fails as a full disk does (ENOSPC).
+    os.symlink("/dev/full", tmp_path / "misclassified.png")
+    with pytest.raises(OSError) as raised:
+        evaluate_model(pipe, X_test, y_test, report_dir=tmp_path)
+    assert raised.value.errno == errno.ENOSPC
+    assert "misclassified.png" not in os.listdir(tmp_path)
