@@ -1,10 +1,9 @@
-"""Copy the main table of ``benchmarks/results/latest.md`` into README.md.
+"""Copy the main table of ``benchmarks/results/run.md`` into README.md.
 
     python benchmarks/readme_table.py
 
-README.md holds the table between the markers ``<!-- benchmark-table -->`` and
-``<!-- /benchmark-table -->``; everything between them is replaced. Run it after
-``python benchmarks/run.py`` so that the README shows the latest measurement.
+README.md holds the table between ``<!-- benchmark-table -->`` and
+``<!-- /benchmark-table -->``; everything between the markers is replaced.
 """
 
 import re
@@ -16,7 +15,7 @@ START, END = "<!-- benchmark-table -->", "<!-- /benchmark-table -->"
 
 
 def main_table(markdown):
-    """The first Markdown table of ``markdown``, with the line that dates it."""
+    """The line that dates ``markdown`` and its first table."""
     lines = markdown.splitlines()
     first = next(i for i, line in enumerate(lines) if line.startswith("| contender"))
     last = first
@@ -27,16 +26,14 @@ def main_table(markdown):
 
 
 def main():
-    results = (ROOT / "benchmarks" / "results" / "latest.md").read_text()
-    readme_path = ROOT / "README.md"
-    readme = readme_path.read_text()
-    block = f"{START}\n{main_table(results)}\n{END}"
-    updated, n = re.subn(
-        re.escape(START) + ".*?" + re.escape(END), lambda _: block, readme, flags=re.S
-    )
+    table = main_table((ROOT / "benchmarks" / "results" / "run.md").read_text())
+    readme = (ROOT / "README.md").read_text()
+    pattern = re.escape(START) + ".*?" + re.escape(END)
+    block = f"{START}\n{table}\n{END}"
+    updated, n = re.subn(pattern, lambda _: block, readme, flags=re.S)
     if n != 1:
         sys.exit(f"README.md must hold the markers {START} ... {END} once")
-    readme_path.write_text(updated)
+    (ROOT / "README.md").write_text(updated)
 
 
 if __name__ == "__main__":

@@ -1,421 +1,517 @@
-"""Benchmark skmnist against the Keras tutorial, scikit-learn and the JAX backend.
+"""skmnist's reference fit against the Keras tutorial (a), skmnist (b), scikit-learn
+(c), skmnist on JAX (d) and a bare compiled loop of (b)'s work (e-tf, e-jax).
 
-Usage::
+    python benchmarks/run.py                  # 60,000 images, 20 epochs, seeds 0-2
+    python benchmarks/run.py --small          # smoke test: 2,000 images, 2 epochs
+    python benchmarks/run.py --contenders b,d,e-jax --repeats 5   # JAX's accuracy
 
-    python benchmarks/run.py            # full: 60,000 images, 20 epochs, 3 repeats
-    python benchmarks/run.py --small    # smoke test: 2,000 images, 1 epoch, 1 repeat
-    python benchmarks/run.py --contenders a,b --epochs 5 --out /tmp/bench
-
-Contenders (each fit in its own fresh process, alternated a b c d a b c d ...):
-
-(a) the Keras MNIST tutorial in plain Keras on TensorFlow;
-(b) ``skmnist.make_mnist_pipeline(random_state=seed)`` with skmnist's defaults;
-(c) scikit-learn's ``MLPClassifier`` with the same architecture;
-(d) (b) on the JAX backend, when jax is installed.
-
-Probes, also in fresh processes, in every repetition: TensorFlow's float32 GEMM
-rate (the ceiling the fit times are compared with), ``import skmnist`` and a warm
-``fetch_mnist``. Writes ``latest.json`` and ``latest.md`` into ``--out``
-(``benchmarks/results``) and prints the Markdown table.
-
-Exit status: 0, or 1 if a measurement crashed; with ``--strict``, 2 if a target
-failed at full size. See benchmarks/README.md.
+Each fit in a fresh process, alternated per seed. See benchmarks/README.md.
 """
 
-import argparse
-import datetime
-import hashlib
-import importlib.metadata
-import importlib.util
-import json
+import importlib
+import math
 import os
-import platform
-import shlex
-import subprocess
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
-CONTENDER_SCRIPT = os.path.join(HERE, "_contender.py")
-sys.path.insert(0, HERE)
+import numpy as np
 
-import _report  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _common  # noqa: E402
+from _common import scale  # noqa: E402
 
-ALL_CONTENDERS = ("a", "b", "c", "d")
-
-# Size presets; the command line overrides single values.
-SIZES = {
-    "full": {
-        "n_train": None,
-        "n_test": None,
-        "epochs": None,
-        "repeats": 3,
-        "gemm_size": 4096,
-        "gemm_warmup": 2,
-        "gemm_runs": 5,
-        "fetch_runs": 5,
-        "import_runs": 3,
-        "timeout": 3600,
-    },
-    "small": {
-        "n_train": 2000,
-        "n_test": 2000,
-        "epochs": 1,
-        "repeats": 1,
-        "gemm_size": 1024,
-        "gemm_warmup": 1,
-        "gemm_runs": 3,
-        "fetch_runs": 3,
-        "import_runs": 1,
-        "timeout": 600,
-    },
+LABELS = {
+    "a": "(a) Keras tutorial, TensorFlow",
+    "b": "(b) skmnist pipeline, TensorFlow",
+    "c": "(c) scikit-learn MLPClassifier",
+    "d": "(d) skmnist pipeline, JAX",
+    "e-tf": "(e-tf) bare loop, TensorFlow + XLA",
+    "e-jax": "(e-jax) bare loop, JAX",
 }
+BACKENDS = {"d": "jax", "e-jax": "jax"}
+FLOORS = ("e-tf", "e-jax")
+# Keras's Adam: learning rate, beta_1, beta_2, epsilon.
+LR, B1, B2, EPS = 1e-3, 0.9, 0.999, 1e-7
+
+# -- in the child process: one fit ------------------------------------------------
 
 
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+def split(y, seed, validation_split=0.1):
+    """skmnist's hold-out: stratified, at least one row per class, seeded."""
+    from sklearn.model_selection import train_test_split
+
+    n_val = max(math.ceil(validation_split * len(y)), len(np.unique(y)))
+    rows = np.arange(len(y))
+    train, val = train_test_split(rows, test_size=n_val, random_state=seed, stratify=y)
+    return np.sort(train).astype(np.int32), val.astype(np.int32)
+
+
+def fit_a(cfg, X, y):
+    import keras
+
+    keras.utils.set_random_seed(cfg["seed"])
+    model = _common.tutorial_mlp(cfg["hidden_size"], "categorical_crossentropy")
+    history = model.fit(
+        scale(X),
+        keras.utils.to_categorical(y, 10),
+        batch_size=cfg["batch_size"],
+        epochs=cfg["epochs"],
+        validation_split=0.1,
+        verbose=0,
     )
-    parser.add_argument(
-        "--size",
-        choices=sorted(SIZES),
-        default="full",
-        help="full (the issue's targets) or small (a CI smoke test)",
-    )
-    parser.add_argument(
-        "--small", dest="size", action="store_const", const="small", help="--size small"
-    )
-    parser.add_argument(
-        "--contenders",
-        default=",".join(ALL_CONTENDERS),
-        help="comma-separated subset of a,b,c,d (default: all; d only with jax)",
-    )
-    parser.add_argument(
-        "--epochs",
-        type=int,
-        help="epochs for every contender (default: 20 at full size, 1 small; "
-        "at full size (b) and (d) keep skmnist's default unless this is given)",
-    )
-    parser.add_argument("--repeats", type=int, help="repetitions (3 full, 1 small)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of repetition 1")
-    parser.add_argument("--n-train", type=int, help="first N training images")
-    parser.add_argument("--n-test", type=int, help="first N test images")
-    parser.add_argument("--hidden-size", type=int, help="hidden units (512)")
-    parser.add_argument("--gemm-size", type=int, help="GEMM probe n (4096 full)")
-    parser.add_argument(
-        "--out",
-        default=os.path.join(HERE, "results"),
-        help="folder for latest.json and latest.md (benchmarks/results)",
-    )
-    parser.add_argument(
-        "--timeout", type=float, help="seconds allowed per child process"
-    )
-    parser.add_argument(
-        "--render",
-        metavar="JSON",
-        help="measure nothing: summarize the runs in an earlier latest.json again "
-        "and write latest.json and latest.md into --out",
-    )
-    parser.add_argument(
-        "--strict",
-        action="store_true",
-        help="exit with status 2 when a target fails at full size",
-    )
-    args = parser.parse_args(argv)
 
-    preset = SIZES[args.size]
-    for key, value in preset.items():
-        if getattr(args, key, None) is None:
-            setattr(args, key, value)
-    names = [n.strip() for n in args.contenders.split(",") if n.strip()]
-    unknown = sorted(set(names) - set(ALL_CONTENDERS))
-    if unknown or not names:
-        parser.error(
-            "--contenders takes a comma-separated subset of a,b,c,d; "
-            f"got {args.contenders!r}"
-        )
-    args.contenders = [n for n in ALL_CONTENDERS if n in names]
-    for key in ("repeats", "epochs", "n_train", "n_test", "hidden_size", "gemm_size"):
-        value = getattr(args, key)
-        if value is not None and value < 1:
-            parser.error(f"--{key.replace('_', '-')} must be >= 1; got {value}")
-    return args
+    def predict(images):
+        return model.predict(scale(images), batch_size=cfg["batch_size"], verbose=0)
+
+    # Keras validates on the last 10% of the rows.
+    info = {"n_iter": len(history.history["loss"]), "n_fit": int(len(X) * 0.9)}
+    return predict, {**info, "n_params": model.count_params()}
 
 
-def child_env(name):
-    env = dict(os.environ)
-    # Measure the skmnist next to this script, whatever is installed.
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (REPO, env.get("PYTHONPATH")) if p)
-    env["KERAS_BACKEND"] = "jax" if name == "d" else "tensorflow"
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    return env
+def fit_skmnist(cfg, X, y):
+    import keras
 
+    from skmnist import make_mnist_pipeline
 
-def child_command(name, seed, args):
-    cmd = [sys.executable, CONTENDER_SCRIPT, name, "--seed", str(seed)]
-    if name in ALL_CONTENDERS:
-        if args.epochs is not None:
-            cmd += ["--epochs", str(args.epochs)]
-        if args.n_train is not None:
-            cmd += ["--n-train", str(args.n_train)]
-        if args.n_test is not None:
-            cmd += ["--n-test", str(args.n_test)]
-        if args.hidden_size is not None:
-            cmd += ["--hidden-size", str(args.hidden_size)]
-    elif name == "gemm":
-        cmd += [
-            "--gemm-size",
-            str(args.gemm_size),
-            "--gemm-warmup",
-            str(args.gemm_warmup),
-            "--gemm-runs",
-            str(args.gemm_runs),
-        ]
-    elif name == "fetch":
-        cmd += ["--fetch-runs", str(args.fetch_runs)]
-    return cmd
+    params = {"random_state": cfg["seed"]}
+    if not cfg["default_epochs"]:
+        params["epochs"] = cfg["epochs"]
+    if cfg["hidden_size"] != 512:
+        params["hidden_size"] = cfg["hidden_size"]
+    epoch_s = []
+    if cfg["epoch_times"]:  # a diagnostic: a callback makes a fit sync its weights
 
+        class EpochTimer(keras.callbacks.Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                self.t0 = time.perf_counter()
 
-def source_digest():
-    """SHA-256 of skmnist's Python sources: which code version a child measured.
+            def on_epoch_end(self, epoch, logs=None):
+                epoch_s.append(time.perf_counter() - self.t0)
 
-    Other developers may edit skmnist while a long run is under way; the report
-    says so when the digest changes between measurements.
-    """
-    digest = hashlib.sha256()
-    package = os.path.join(REPO, "skmnist")
-    for folder, dirs, files in sorted(os.walk(package)):
-        dirs.sort()
-        for file in sorted(files):
-            if file.endswith(".py"):
-                path = os.path.join(folder, file)
-                digest.update(os.path.relpath(path, REPO).encode() + b"\0")
-                with open(path, "rb") as f:
-                    digest.update(f.read() + b"\0")
-    return digest.hexdigest()[:12]
-
-
-def run_child(name, seed, rep, args):
-    """Run one measurement in a fresh process; return its result dict."""
-    cmd = child_command(name, seed, args)
-    base = {
-        "name": name,
-        "seed": seed,
-        "rep": rep,
-        "loadavg_before": _report.loadavg(),
-        "skmnist_source": source_digest(),
-        "started": datetime.datetime.now(datetime.timezone.utc).isoformat(
-            timespec="seconds"
-        ),
+        params["callbacks"] = [EpochTimer()]
+    pipe = make_mnist_pipeline(**params).fit(X, y)
+    clf = pipe[-1]
+    settings = {
+        k: v
+        for k, v in clf.get_params().items()
+        if isinstance(v, bool | int | float | str)
     }
-    t0 = time.perf_counter()
-    try:
-        proc = subprocess.run(
-            cmd,
-            cwd=REPO,
-            env=child_env(name),
-            capture_output=True,
-            text=True,
-            timeout=args.timeout,
-        )
-    except subprocess.TimeoutExpired as exc:
-        stderr = exc.stderr.decode(errors="replace") if exc.stderr else ""
-        return {
-            **base,
-            "ok": False,
-            "error": f"timed out after {args.timeout} s",
-            "stderr_tail": stderr[-3000:],
-            "elapsed_s": time.perf_counter() - t0,
-        }
-    elapsed = time.perf_counter() - t0
-    lines = [line for line in proc.stdout.splitlines() if line.strip()]
-    result = None
-    if proc.returncode == 0 and lines:
-        try:
-            result = json.loads(lines[-1])
-        except json.JSONDecodeError:
-            result = None
-    if result is None:
-        tail = proc.stderr.strip().splitlines()[-1:] or ["no output"]
-        return {
-            **base,
-            "ok": False,
-            "returncode": proc.returncode,
-            "error": f"exit status {proc.returncode}: {tail[0][:300]}",
-            "stderr_tail": proc.stderr[-3000:],
-            "elapsed_s": elapsed,
-        }
-    result.update(base, elapsed_s=elapsed)
-    return result
+    n_fit = len(split(y, cfg["seed"], clf.validation_split)[0])
+    info = {
+        "n_iter": clf.n_iter_,
+        "n_fit": n_fit,
+        "n_params": clf.model_.count_params(),
+    }
+    if epoch_s:
+        info["epoch_s"] = epoch_s
+    return pipe.predict_proba, {**info, "params": settings}
 
 
-def describe(result):
-    """One progress line for a finished child."""
-    head = f"  {result['name']:<6} seed={result['seed']}"
-    if not result.get("ok"):
-        return f"{head}  FAILED: {result['error']}"
-    name = result["name"]
-    if name == "gemm":
-        body = f"{result['gflops_best']:.1f} GFLOP/s at {result['size']}^3"
-    elif name == "fetch":
-        body = f"fetch {result['fetch_s']:.3f} s"
-    elif name == "import":
-        body = (
-            f"import {1e3 * result['import_s']:.1f} ms, with "
-            f"{', '.join(result['light_names'])} "
-            f"{1e3 * result['import_light_s']:.1f} ms, tensorflow imported: "
-            f"{result['tensorflow_imported']}"
+def fit_c(cfg, X, y):
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+
+    h = cfg["hidden_size"]
+    clf = MLPClassifier(
+        hidden_layer_sizes=(h, h),
+        batch_size=cfg["batch_size"],
+        max_iter=cfg["epochs"],
+        random_state=cfg["seed"],
+    )
+    with warnings.catch_warnings():  # max_iter is a fixed budget of epochs
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(scale(X), y)
+    n_params = sum(w.size for w in clf.coefs_ + clf.intercepts_)
+    info = {"n_iter": clf.n_iter_, "n_fit": len(X), "n_params": int(n_params)}
+    return lambda images: clf.predict_proba(scale(images)), info
+
+
+def _glorot(cfg):
+    """(kernel, bias) per layer: Glorot-uniform kernels, zero biases, in NumPy.
+
+    Drawn in NumPy so that neither loop pays for compiling its random kernels.
+    """
+    rng, h = np.random.default_rng(cfg["seed"]), cfg["hidden_size"]
+    sizes = [784, h, h, 10]
+    params = []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True):
+        limit = math.sqrt(6 / (n_in + n_out))
+        kernel = rng.uniform(-limit, limit, (n_in, n_out)).astype(np.float32)
+        params.append((kernel, np.zeros(n_out, np.float32)))
+    return params
+
+
+def _bare_loop(cfg, X, y, epoch_fn, predict):
+    """Run a bare loop's epochs as (b) does: a new order per epoch, then validation.
+
+    ``epoch_fn(order)`` trains one epoch on the rows in ``order`` and evaluates the
+    validation rows; it returns the sums (loss, hits, val loss, val hits).
+    """
+    train, val = split(y, cfg["seed"])
+    history, epoch_s = [], []
+    for epoch in range(cfg["epochs"]):
+        t0 = time.perf_counter()
+        order = np.random.default_rng([cfg["seed"], epoch]).permutation(train)
+        sums = [float(s) for s in epoch_fn(order.astype(np.int32), val)]
+        history.append([sums[0] / len(train), sums[3] / len(val)])
+        epoch_s.append(time.perf_counter() - t0)
+    h = cfg["hidden_size"]
+    n_params = (784 + 1) * h + (h + 1) * h + (h + 1) * 10
+    info = {"n_iter": cfg["epochs"], "n_fit": len(train), "n_params": n_params}
+    return predict, {**info, "epoch_s": epoch_s, "loss_val_accuracy": history}
+
+
+def fit_e_tf(cfg, X, y):
+    import tensorflow as tf
+
+    bs = cfg["batch_size"]
+    data = tf.constant(scale(X)), tf.constant(y.astype(np.int32))
+    params = []
+    for kernel, bias in _glorot(cfg):
+        params += [tf.Variable(kernel), tf.Variable(bias)]
+    m = [tf.Variable(tf.zeros_like(p)) for p in params]
+    v = [tf.Variable(tf.zeros_like(p)) for p in params]
+    t = tf.Variable(0.0)
+
+    def forward(x):
+        for w, b in zip(params[0:-2:2], params[1:-2:2], strict=True):
+            x = tf.nn.relu(x @ w + b)
+        return x @ params[-2] + params[-1]
+
+    def sums(rows, valid):
+        z, target = forward(tf.gather(data[0], rows)), tf.gather(data[1], rows)
+        losses = tf.nn.sparse_softmax_cross_entropy_with_logits(target, z)
+        hits = tf.equal(tf.argmax(z, -1, output_type=tf.int32), target) & valid
+        loss = tf.reduce_sum(tf.where(valid, losses, 0.0))
+        return loss, tf.reduce_sum(tf.cast(hits, tf.float32))
+
+    @tf.function(jit_compile=True, autograph=False)
+    def epoch(order, val):
+        n = tf.shape(order)[0]
+
+        def step(i, loss_sum, hit_sum):
+            positions = i * bs + tf.range(bs)
+            valid = positions < n  # the short last batch: padded, weight 0
+            with tf.GradientTape() as tape:
+                loss, hits = sums(tf.gather(order, tf.minimum(positions, n - 1)), valid)
+                mean = loss / tf.reduce_sum(tf.cast(valid, tf.float32))
+            grads = tape.gradient(mean, params)
+            step_t = t.assign_add(1.0)
+            alpha = LR * tf.sqrt(1 - B2**step_t) / (1 - B1**step_t)
+            for p, g, mp, vp in zip(params, grads, m, v, strict=True):
+                m_new = mp.assign_add((g - mp) * (1 - B1))
+                v_new = vp.assign_add((g * g - vp) * (1 - B2))
+                p.assign_sub(alpha * m_new / (tf.sqrt(v_new) + EPS))
+            return i + 1, loss_sum + loss, hit_sum + hits
+
+        steps = (n + bs - 1) // bs
+        _, loss, hits = tf.while_loop(
+            lambda i, *_: i < steps, step, (tf.constant(0), 0.0, 0.0)
         )
+        return (loss, hits, *sums(val, tf.ones_like(val, tf.bool)))
+
+    def predict(images):
+        return tf.nn.softmax(forward(tf.constant(scale(images)))).numpy()
+
+    def run_epoch(order, val):
+        return epoch(tf.constant(order), tf.constant(val))
+
+    return _bare_loop(cfg, X, y, run_epoch, predict)
+
+
+def fit_e_jax(cfg, X, y):
+    import functools
+
+    import jax
+    import jax.numpy as jnp
+
+    bs = cfg["batch_size"]
+    data = jnp.asarray(scale(X)), jnp.asarray(y, jnp.int32)
+    params = jax.device_put(_glorot(cfg))
+
+    def forward(params, x):
+        for w, b in params[:-1]:
+            x = jax.nn.relu(x @ w + b)
+        return x @ params[-1][0] + params[-1][1]
+
+    def sums(params, data, rows, valid):
+        z, target = forward(params, data[0][rows]), data[1][rows]
+        log_p = jax.nn.log_softmax(z)
+        losses = -jnp.take_along_axis(log_p, target[:, None], axis=1)[:, 0]
+        hits = (jnp.argmax(z, -1) == target) & valid
+        return jnp.sum(jnp.where(valid, losses, 0.0)), jnp.sum(hits, dtype=jnp.float32)
+
+    def mean_loss(params, data, rows, valid):
+        loss, hits = sums(params, data, rows, valid)
+        return loss / jnp.sum(valid), (loss, hits)
+
+    grad = jax.value_and_grad(mean_loss, has_aux=True)
+
+    @functools.partial(jax.jit, donate_argnums=0)
+    def epoch(state, data, order, val):
+        n = order.shape[0]
+
+        def step(i, carry):
+            (params, m, v, t), totals = carry
+            positions = i * bs + jnp.arange(bs)
+            valid = positions < n  # the short last batch: padded, weight 0
+            rows = order[jnp.minimum(positions, n - 1)]
+            (_, step_sums), g = grad(params, data, rows, valid)
+            t = t + 1
+            alpha = LR * jnp.sqrt(1 - B2**t) / (1 - B1**t)
+            m = jax.tree.map(lambda m, g: m + (g - m) * (1 - B1), m, g)
+            v = jax.tree.map(lambda v, g: v + (g * g - v) * (1 - B2), v, g)
+            params = jax.tree.map(
+                lambda p, m, v: p - alpha * m / (jnp.sqrt(v) + EPS), params, m, v
+            )
+            return (params, m, v, t), jax.tree.map(jnp.add, totals, step_sums)
+
+        zero = (jnp.float32(0), jnp.float32(0))
+        state, totals = jax.lax.fori_loop(0, -(-n // bs), step, (state, zero))
+        valid = jnp.ones(val.shape, bool)
+        return state, (*totals, *sums(state[0], data, val, valid))
+
+    zeros = jax.tree.map(jnp.zeros_like, params)
+    state = [params, zeros, jax.tree.map(jnp.zeros_like, params), jnp.float32(0)]
+
+    def run_epoch(order, val):
+        args = tuple(state), data, jnp.asarray(order), jnp.asarray(val)
+        state[:], sums_ = epoch(*args)
+        return sums_
+
+    probabilities = jax.jit(lambda params, x: jax.nn.softmax(forward(params, x)))
+
+    def predict(images):
+        return np.asarray(probabilities(state[0], jnp.asarray(scale(images))))
+
+    return _bare_loop(cfg, X, y, run_epoch, predict)
+
+
+FITS = {"a": fit_a, "b": fit_skmnist, "c": fit_c, "d": fit_skmnist}
+FITS.update({"e-tf": fit_e_tf, "e-jax": fit_e_jax})
+PRELOAD = {"a": "keras", "c": "sklearn.neural_network", "e-tf": "tensorflow"}
+PRELOAD["e-jax"] = "jax"
+
+
+def gemm(n, runs=5, warmup=2):
+    import tensorflow as tf
+
+    a = tf.random.stateless_normal((n, n), seed=(1, 2))
+    b = tf.random.stateless_normal((n, n), seed=(3, 4))
+    times = []
+    for _ in range(warmup + runs):
+        t0 = time.perf_counter()
+        tf.linalg.matmul(a, b)[0, 0].numpy()
+        times.append(time.perf_counter() - t0)
+    return {"size": n, "gflops": 2 * n**3 / min(times[warmup:]) / 1e9}
+
+
+def measure(cfg):
+    if cfg["name"] == "gemm":
+        return gemm(cfg["gemm_size"])
+    from sklearn.metrics import log_loss
+
+    X, y, X_test, y_test = _common.mnist(cfg["n_train"], cfg["n_test"])
+    # Imports are not part of a fit (skmnist's pipeline starts Keras as it is got).
+    if cfg["name"] in ("b", "d"):
+        importlib.import_module("skmnist").make_mnist_pipeline  # noqa: B018
     else:
-        body = (
-            f"fit {result['fit_s']:.1f} s, acc {result['test_accuracy']:.4f}, "
-            f"log loss {result['log_loss']:.4f}, predict {result['predict_s']:.3f} s, "
-            f"RSS {result['peak_rss_bytes'] / 1e6:.0f} MB"
+        importlib.import_module(PRELOAD[cfg["name"]])
+    t0 = time.perf_counter()
+    predict, info = FITS[cfg["name"]](cfg, X, y)
+    fit_s = time.perf_counter() - t0
+    proba = np.asarray(predict(X_test))  # the first call may trace or compile
+    predict_s = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        predict(X_test)
+        predict_s.append(time.perf_counter() - t0)
+    labels = np.arange(proba.shape[1])
+    return {
+        **info,
+        "fit_s": fit_s,
+        "predict_s": float(np.median(predict_s)),
+        "test_accuracy": float(np.mean(proba.argmax(1) == y_test)),
+        "log_loss": float(log_loss(y_test, proba, labels=labels)),
+    }
+
+
+# -- in the parent: alternate fresh processes, summarize, judge -------------------
+
+
+def paired(by_rep, name, ref, key="fit_s"):
+    """Median over the repetitions where both ran of ``name``'s value / ``ref``'s."""
+    pairs = [reps for reps in by_rep.values() if name in reps and ref in reps]
+    return _common.median([reps[name][key] / reps[ref][key] for reps in pairs])
+
+
+def summarize(runs, contenders):
+    ok = [r for r in runs if r.get("ok")]
+    gflops = max((r["gflops"] for r in ok if r["name"] == "gemm"), default=None)
+    by_rep, mine = {}, {name: [] for name in contenders}
+    for r in ok:
+        by_rep.setdefault(r["rep"], {})[r["name"]] = r
+        mine.get(r["name"], []).append(r)
+    fit_s = {name: _common.median([r["fit_s"] for r in mine[name]]) for name in mine}
+    floor = min((f for f in FLOORS if fit_s.get(f)), key=fit_s.get, default=None)
+    summary = {}
+    for name, rs in mine.items():
+        summary[name] = s = {"label": LABELS[name], "n_ok": len(rs)}
+        if not rs:
+            continue
+        accuracy = [r["test_accuracy"] for r in rs]
+        flop = [6 * r["n_fit"] * r["n_params"] * r["n_iter"] / r["fit_s"] for r in rs]
+        s.update(
+            fit_s=fit_s[name],
+            fit_s_runs=[r["fit_s"] for r in rs],
+            ratio_a=paired(by_rep, name, "a"),
+            ratio_e=paired(by_rep, name, floor),
+            gemm_fraction=gflops and _common.median(flop) / (gflops * 1e9),
+            accuracy_mean=_common.mean(accuracy),
+            accuracy_min=min(accuracy),
+            accuracy_runs=accuracy,
+            log_loss_mean=_common.mean([r["log_loss"] for r in rs]),
+            predict_s=_common.median([r["predict_s"] for r in rs]),
+            predict_ratio_a=paired(by_rep, name, "a", "predict_s"),
+            peak_rss_mb=_common.median([r["peak_rss_mb"] for r in rs]),
+            rss_ratio_a=paired(by_rep, name, "a", "peak_rss_mb"),
+            n_iter=[r["n_iter"] for r in rs],
+            params=rs[0].get("params"),
         )
-    return f"{head}  {body}  ({result['elapsed_s']:.0f} s in all)"
+        epochs = [r["epoch_s"] for r in rs if len(r.get("epoch_s", [])) > 1]
+        if epochs:  # the first epoch compiles; the later ones are the steady state
+            s["epoch_first_s"] = _common.median([e[0] for e in epochs])
+            s["epoch_later_s"] = _common.median([_common.median(e[1:]) for e in epochs])
+    return {"gemm_gflops": gflops, "floor": floor, "contenders": summary}
 
 
-def _write_atomic(path, text):
-    tmp = f"{path}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
+def targets(summary, enforced):
+    b, d = (summary["contenders"].get(k) or {} for k in "bd")
+    low, mean, gap = b.get("accuracy_min"), b.get("accuracy_mean"), None
+    if mean is not None and d.get("accuracy_mean") is not None:
+        gap = abs(d["accuracy_mean"] - mean)
+    rows = [
+        ("fit_ratio_b_e", "fit time (b) / (e)", b.get("ratio_e"), "<=", 1.1),
+        ("fit_ratio_b_a", "fit time (b) / (a)", b.get("ratio_a"), "<=", 0.5),
+        ("accuracy_b_min", "test accuracy (b), every seed", low, ">=", 0.98),
+        ("accuracy_b_mean", "test accuracy (b), mean", mean, ">=", 0.981),
+        ("accuracy_gap_d_b", "test accuracy, mean (d) vs (b), gap", gap, "<=", 0.002),
+        ("predict_ratio_b_a", "predict (b) / (a)", b.get("predict_ratio_a"), "<=", 1),
+        ("rss_ratio_b_a", "peak RSS (b) / (a)", b.get("rss_ratio_a"), "<=", 1.1),
+    ]
+    return _common.judge(rows, enforced)
 
 
-def write_outputs(report, out):
-    """Write latest.json and latest.md into `out`; print the Markdown."""
-    os.makedirs(out, exist_ok=True)
-    text = _report.markdown(report)
-    json_path = os.path.join(out, "latest.json")
-    _write_atomic(json_path, json.dumps(report, indent=2) + "\n")
-    _write_atomic(os.path.join(out, "latest.md"), text)
-    print()
-    print(text)
-    print(f"Wrote {json_path} and latest.md.")
-
-
-def render(path, out):
-    """Summarize the raw runs of an earlier latest.json again and rewrite both files."""
-    with open(path, encoding="utf-8") as f:
-        report = json.load(f)
-    report["summary"] = _report.summarize(
-        report["runs"], report["config"]["contenders"]
+def markdown(report):
+    cfg, summary = report["config"], report["summary"]
+    rows = []
+    for s in summary["contenders"].values():
+        if not s["n_ok"]:
+            rows.append([s["label"], "failed", *[""] * 9])
+            continue
+        epoch = [
+            _common.fmt(s.get(k), ".2f") for k in ("epoch_first_s", "epoch_later_s")
+        ]
+        rows.append(
+            [
+                s["label"],
+                f"{s['fit_s']:.1f}",
+                _common.fmt(s["ratio_a"], ".2f"),
+                _common.fmt(s["ratio_e"], ".2f"),
+                _common.fmt(s["gemm_fraction"] and 100 * s["gemm_fraction"], ".0f"),
+                ", ".join(epoch),
+                f"{s['accuracy_mean']:.4f}, {s['accuracy_min']:.4f}",
+                " ".join(f"{a:.4f}" for a in s["accuracy_runs"]),
+                f"{s['log_loss_mean']:.4f}",
+                f"{s['predict_s']:.3f}",
+                f"{s['peak_rss_mb']:.0f}",
+            ]
+        )
+    header = ["contender", "fit s", "ratio to (a)", "ratio to (e)", "% of GEMM"]
+    header += ["epoch s (first, later)", "test acc (mean, min)", "test acc per seed"]
+    header += ["log loss", "predict s", "peak RSS MB"]
+    gemm = _common.fmt(summary["gemm_gflops"], ".0f")
+    lines = _common.head(
+        report,
+        "skmnist benchmark",
+        f"Real MNIST: {cfg['n_train']:,} training images ((a), (b), (d), (e) hold "
+        f"out 10% for validation), {cfg['n_test']:,} test images; epochs "
+        f"{cfg['epochs']}, batch {cfg['batch_size']}; seeds "
+        f"{', '.join(map(str, cfg['seeds']))}; a fresh process per fit. GEMM ceiling "
+        f"(TensorFlow float32 matmul): {gemm} GFLOP/s. (e): "
+        f"{summary['floor'] or 'not run'}, the faster bare loop.",
     )
-    report["targets"] = _report.evaluate_targets(
-        report["summary"], enforced=report["config"]["size"] == "full"
+    lines += [
+        _common.table(header, rows),
+        "",
+        "Medians over seeds; ratios paired per seed. Columns: benchmarks/README.md.",
+    ]
+    return "\n".join(lines + _common.tail(report)) + "\n"
+
+
+def describe(r):
+    head = f"  {r['name']:<6} seed {r['seed']}"
+    if not r.get("ok"):
+        return f"{head}  FAILED: {r['error']}"
+    if r["name"] == "gemm":
+        return f"{head}  {r['gflops']:.0f} GFLOP/s at {r['size']}^3"
+    return (
+        f"{head}  fit {r['fit_s']:.1f} s, test acc {r['test_accuracy']:.4f}, log loss "
+        f"{r['log_loss']:.4f}, predict {r['predict_s']:.3f} s, "
+        f"RSS {r['peak_rss_mb']:.0f} MB ({r['elapsed_s']:.0f} s in all)"
     )
-    write_outputs(report, out)
-    return 0
 
 
 def main(argv=None):
+    parser = _common.parser(__doc__)
+    parser.add_argument("--contenders", default=",".join(LABELS))
+    parser.add_argument("--repeats", type=int, help="seeds per contender (3; small 1)")
+    parser.add_argument("--seed", type=int, default=0, help="the first seed")
+    parser.add_argument("--epochs", type=int, help="epochs (20; small 2)")
+    parser.add_argument("--n-train", type=int, help="first N training images")
+    parser.add_argument("--n-test", type=int, help="first N test images")
+    parser.add_argument("--hidden-size", type=int, default=512)
+    parser.add_argument(
+        "--epoch-times",
+        action="store_true",
+        help="time (b)'s and (d)'s epochs with a Keras callback (which makes them "
+        "sync their weights once an epoch: a diagnostic, off for the targets)",
+    )
     argv = sys.argv[1:] if argv is None else argv
-    args = parse_args(argv)
-    if args.render is not None:
-        return render(args.render, args.out)
-    notes = []
-    if "d" in args.contenders and importlib.util.find_spec("jax") is None:
-        args.contenders.remove("d")
-        notes.append("(d) skipped: jax is not installed.")
-    if not os.environ.get("SKMNIST_DATA_HOME"):
-        notes.append(
-            "SKMNIST_DATA_HOME is not set: MNIST was read from (or downloaded to) "
-            "fetch_mnist's default folder."
-        )
-    seeds = [args.seed + i for i in range(args.repeats)]
-    order = ["import"] * args.import_runs + ["fetch", "gemm", *args.contenders]
-    command = shlex.join(["python", "benchmarks/run.py", *argv])
-    print(
-        f"{command}: {args.size} size, {args.repeats} repetition(s), order per "
-        f"repetition: {' '.join(order)}",
-        flush=True,
-    )
-
-    started = datetime.datetime.now(datetime.timezone.utc)
-    load_start = _report.loadavg()
+    args = parser.parse_args(argv)
+    contenders = _common.names(parser, args.contenders, LABELS, "--contenders")
+    small = args.small
+    cfg = {
+        "size": "small" if small else "full",
+        "contenders": contenders,
+        "epochs": args.epochs or (2 if small else 20),
+        # Without --epochs, (b) and (d) keep skmnist's default (20) at full size.
+        "default_epochs": args.epochs is None and not small,
+        "n_train": min(args.n_train or (2000 if small else 60000), 60000),
+        "n_test": min(args.n_test or (2000 if small else 10000), 10000),
+        "hidden_size": args.hidden_size,
+        "batch_size": 128,
+        "epoch_times": args.epoch_times,
+        "gemm_size": 1024 if small else 4096,
+    }
+    repeats = args.repeats or (1 if small else 3)
+    cfg["seeds"] = list(range(args.seed, args.seed + repeats))
+    report, t0 = _common.start(__file__, argv)
     runs = []
-    for rep, seed in enumerate(seeds, start=1):
-        print(f"repetition {rep}/{args.repeats} (seed {seed})", flush=True)
-        for name in order:
-            result = run_child(name, seed, rep, args)
-            runs.append(result)
-            print(describe(result), flush=True)
-    load_end = _report.loadavg()
-    summary = _report.summarize(runs, args.contenders)
-    targets = _report.evaluate_targets(summary, enforced=args.size == "full")
-    failures = [
-        {"name": r["name"], "rep": r["rep"], "seed": r["seed"], "error": r["error"]}
-        for r in runs
-        if not r.get("ok")
-    ]
-    versions = {
-        dist: _report.package_version(dist)
-        for dist in ("skmnist", "tensorflow", "keras", "jax", "scikit-learn", "numpy")
-    }
-    versions = {"python": platform.python_version(), **versions}
-    n_train_used = next(
-        (
-            r["n_fit_samples"] + r["n_val_samples"]
-            for r in runs
-            if r.get("ok") and "n_fit_samples" in r
-        ),
-        args.n_train,
-    )
-    report = {
-        "schema": 1,
-        "created": started.isoformat(timespec="seconds"),
-        "duration_s": (
-            datetime.datetime.now(datetime.timezone.utc) - started
-        ).total_seconds(),
-        "command": command,
-        "ok": not failures,
-        "config": {
-            "size": args.size,
-            "contenders": args.contenders,
-            "order": order,
-            "repeats": args.repeats,
-            "seeds": seeds,
-            "epochs": args.epochs,
-            "n_train": args.n_train,
-            "n_test": args.n_test,
-            "n_train_used": n_train_used or 0,
-            "n_test_used": args.n_test or 10000,
-            "hidden_size": args.hidden_size,
-            "gemm_size": args.gemm_size,
-            "gemm_warmup": args.gemm_warmup,
-            "gemm_runs": args.gemm_runs,
-            "fetch_runs": args.fetch_runs,
-            "import_runs_per_repetition": args.import_runs,
-            "data_home": os.environ.get("SKMNIST_DATA_HOME"),
-        },
-        "machine": {
-            "platform": platform.platform(),
-            "processor": platform.processor() or platform.machine(),
-            "cpu_count": os.cpu_count(),
-            "loadavg_start": load_start,
-            "loadavg_end": load_end,
-            "versions": versions,
-        },
-        "summary": summary,
-        "targets": targets,
-        "failures": failures,
-        "notes": notes,
-        "runs": runs,
-    }
-    write_outputs(report, args.out)
-
-    if failures:
-        return 1
-    if (
-        args.strict
-        and args.size == "full"
-        and any(t["passed"] is False for t in targets)
-    ):
-        return 2
-    return 0
+    for rep, seed in enumerate(cfg["seeds"]):
+        for name in ["gemm", *contenders]:
+            child = {**cfg, "name": name, "seed": seed}
+            r = _common.fresh(__file__, child, BACKENDS.get(name), args.timeout)
+            runs.append({**r, "name": name, "seed": seed, "rep": rep})
+            print(describe(runs[-1]), flush=True)
+    summary = summarize(runs, contenders)
+    report.update(config=cfg, summary=summary, runs=runs)
+    report["targets"] = targets(summary, enforced=not small)
+    stem = "run_small" if small else "run"
+    return _common.finish(report, t0, args.out, stem, markdown)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    _common.entry(main, measure)

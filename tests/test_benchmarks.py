@@ -1,14 +1,12 @@
-"""The benchmark suite runs end to end at its smoke-test size and reports sanely.
+"""The benchmarks run end to end at their smoke-test size and report what they must.
 
-``benchmarks/run.py --small`` trains every contender on 2,000 real MNIST images for
-one epoch, each in its own process; this checks that it exits 0 and that the JSON
-it writes holds the expected keys and plausible values. Timings are noisy on
-shared machines, so nothing here asserts on speed.
+Each script's ``--small`` mode runs in a subprocess and writes its JSON and
+Markdown; the tests check their fields and plausible values, never timings (the
+machines are shared). The summaries and targets are also checked on made-up runs.
 """
 
 import importlib.util
 import json
-import math
 import os
 import subprocess
 import sys
@@ -17,233 +15,176 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-RUN = ROOT / "benchmarks" / "run.py"
-HAS_JAX = importlib.util.find_spec("jax") is not None
-CONTENDERS = ["a", "b", "c", "d"] if HAS_JAX else ["a", "b", "c"]
-TARGET_IDS = {
-    "fit_ratio_b_a",
-    "accuracy_b_min",
-    "accuracy_b_mean",
-    "predict_ratio_b_a",
-    "rss_ratio_b_a",
-    "import_s",
-    "import_without_tensorflow",
-    "fetch_s",
-}
+BENCHMARKS = ROOT / "benchmarks"
+MACHINE_KEYS = {"cpu_model", "cpu_flags", "cpu_count", "cpus_usable", "versions"}
 
 
-def _load_report_module():
+def _load(name):
     spec = importlib.util.spec_from_file_location(
-        "skmnist_bench_report", ROOT / "benchmarks" / "_report.py"
+        f"bench_{name}", BENCHMARKS / f"{name}.py"
     )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-@pytest.fixture(scope="module")
-def small_run(tmp_path_factory):
-    """Run `benchmarks/run.py --small` once; return (process, report, out dir)."""
+def _run_small(script, tmp_path, *args, timeout=600):
+    """Run ``script --small``; return its process and its JSON report."""
     if not os.environ.get("SKMNIST_DATA_HOME"):
-        pytest.fail(
-            "SKMNIST_DATA_HOME is not set: the benchmark smoke test needs it to point "
-            "at a folder holding mnist.npz (CI uses ../shared/data)."
-        )
-    out = tmp_path_factory.mktemp("bench")
+        pytest.fail("SKMNIST_DATA_HOME must name the folder that holds mnist.npz")
     proc = subprocess.run(
-        [sys.executable, str(RUN), "--small", "--out", str(out)],
+        [sys.executable, str(BENCHMARKS / script), "--small", "--out", str(tmp_path)]
+        + list(args),
         cwd=ROOT,
-        env=dict(os.environ),
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=timeout,
     )
-    report = None
-    if (out / "latest.json").exists():
-        report = json.loads((out / "latest.json").read_text())
-    return proc, report, out
-
-
-def test_small_run_exits_0_and_writes_files(small_run):
-    proc, report, out = small_run
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert report is not None
-    assert report["ok"] is True
+    stem = script.removesuffix(".py") + "_small"
+    report = json.loads((tmp_path / f"{stem}.json").read_text())
+    markdown = (tmp_path / f"{stem}.md").read_text()
+    assert not list(tmp_path.glob("*.tmp"))
+    assert MACHINE_KEYS <= set(report["machine"])
+    assert report["machine"]["cpu_model"] in proc.stdout
+    assert report["machine"]["cpu_model"] in markdown
     assert report["failures"] == []
-    markdown = (out / "latest.md").read_text()
-    assert "| contender | fit s (median) | ratio to (a) |" in markdown
     assert "| target | value | required | result |" in markdown
-    assert not list(out.glob("*.tmp"))
+    for target in report["targets"]:
+        assert target["enforced"] is False and target["passed"] in (True, False)
+    return proc, report, markdown
 
 
-def test_small_run_report_structure(small_run):
-    _, report, _ = small_run
-    assert report["schema"] == 1
-    assert report["config"]["size"] == "small"
-    assert report["config"]["contenders"] == CONTENDERS
-    assert report["config"]["repeats"] == 1
-    for key in ("summary", "targets", "machine", "runs", "notes", "command"):
-        assert key in report
-    assert set(report["summary"]["contenders"]) == set(CONTENDERS)
-    # One process per measurement: import(s), fetch, gemm and each contender.
-    names = [run["name"] for run in report["runs"]]
-    assert {"import", "fetch", "gemm", *CONTENDERS} <= set(names)
-    assert len({run["pid"] for run in report["runs"]}) == len(report["runs"])
-
-
-def test_small_run_values_are_sane(small_run):
-    _, report, _ = small_run
+@pytest.mark.slow
+@pytest.mark.realdata
+def test_run_small_measures_every_contender(tmp_path):
+    _, report, markdown = _run_small("run.py", tmp_path, "--epoch-times")
+    names = ["a", "b", "c", "d", "e-tf", "e-jax"]
+    assert report["config"]["contenders"] == names
+    assert "| contender | fit s | ratio to (a) | ratio to (e) |" in markdown
     summary = report["summary"]
-    for name, s in summary["contenders"].items():
+    assert summary["floor"] in ("e-tf", "e-jax")
+    for name in names:
+        s = summary["contenders"][name]
         assert s["n_ok"] == 1, name
-        assert 0.0 <= s["test_accuracy"]["min"] <= s["test_accuracy"]["mean"] <= 1.0
-        # One epoch on 2,000 images is far better than chance (0.1).
-        assert s["test_accuracy"]["mean"] > 0.3, name
-        assert math.isfinite(s["log_loss"]["mean"]) and s["log_loss"]["mean"] > 0
-        assert s["fit_s"]["median"] > 0
-        assert s["predict_s"]["median"] > 0
-        assert s["predict_first_s"]["median"] > 0
-        assert s["peak_rss_mb"]["median"] > 0
-        assert s["gemm_fraction"]["median"] > 0
-        assert s["fit_ratio_to_a"]["median"] > 0
-        assert s["n_params"] == 669_706  # 784-512-512-10
-        assert s["n_iter"] == [1]
-    assert summary["contenders"]["a"]["fit_ratio_to_a"]["median"] == 1.0
-    assert summary["contenders"]["a"]["n_fit_samples"] == 1800
-    assert summary["contenders"]["b"]["n_fit_samples"] == 1800
-    assert summary["contenders"]["c"]["n_fit_samples"] == 2000
-    if HAS_JAX:
-        assert summary["contenders"]["d"]["backend"] == "jax"
-    assert summary["contenders"]["b"]["backend"] == "tensorflow"
-    assert summary["ceiling"]["gflops"] > 0
-    assert summary["import"]["median_s"] > 0
-    assert isinstance(summary["import"]["tensorflow_imported"], bool)
-    assert summary["fetch"]["median_s"] > 0
+        # 2 epochs on 1,800 images are far better than chance (0.1).
+        assert 0.5 < s["accuracy_min"] == s["accuracy_runs"][0] <= 1, name
+        assert s["fit_s"] > 0 and s["ratio_a"] > 0 and s["ratio_e"] > 0, name
+        assert s["predict_s"] > 0 and s["peak_rss_mb"] > 0, name
+    for name in ("b", "d", "e-tf", "e-jax"):  # epochs timed, with --epoch-times
+        assert summary["contenders"][name]["epoch_later_s"] > 0, name
+    assert summary["contenders"]["b"]["params"]["epochs"] == 2
+    fits = [r for r in report["runs"] if r["name"] != "gemm"]
+    assert len({r["pid"] for r in fits}) == len(fits) == len(names)
+    assert {r["n_fit"] for r in fits if r["name"] != "c"} == {1800}
+    ids = {t["id"] for t in report["targets"]}
+    assert {"fit_ratio_b_e", "fit_ratio_b_a", "accuracy_gap_d_b"} <= ids
+    assert {"accuracy_b_min", "accuracy_b_mean"} <= ids
 
 
-def test_small_run_reports_targets_without_enforcing(small_run):
-    _, report, _ = small_run
-    targets = {t["id"]: t for t in report["targets"]}
-    assert set(targets) == TARGET_IDS
-    for t in targets.values():
-        assert t["enforced"] is False
-        assert t["passed"] in (True, False)
+@pytest.mark.slow
+@pytest.mark.realdata
+def test_grid_search_small_reports_time_memory_and_noise(tmp_path):
+    _, report, markdown = _run_small("grid_search.py", tmp_path)
+    assert "| configuration | wall s |" in markdown
+    summary = report["summary"]
+    assert set(summary) == {"skmnist-1", "skmnist-2", "scikeras-1"}
+    for name, s in summary.items():
+        assert s["wall_s"] > 0, name
+        assert set(s["best_params"]) == {"hidden_size", "epochs"}, name
+        assert 0 <= s["test_accuracy"] <= 1, name
+        assert 0 <= s["noise_lines"] <= s["stderr_lines"], name
+        assert 0 < s["rss_first_mb"] and 0 < s["peak_first_mb"] <= s["peak_last_mb"]
+    # n_jobs=2: loky workers fit the candidates, the parent refits.
+    assert summary["skmnist-1"]["n_processes"] == 1
+    assert summary["skmnist-2"]["n_processes"] >= 2
+    runs = {r["name"]: r for r in report["runs"]}
+    fits = sum(w["fits"] for w in runs["skmnist-2"]["workers"])
+    assert fits == 2 * 2 * 2 + 1  # candidates x folds + the refit
+    ids = {t["id"] for t in report["targets"]}
+    assert ids == {"wall_ratio", "accuracy_gap", "speedup_njobs", "noise_lines"}
 
 
-def test_unknown_contender_is_a_usage_error():
+@pytest.mark.slow
+def test_fit_loop_small_reports_memory_and_time_per_fit(tmp_path):
+    _, report, markdown = _run_small("fit_loop.py", tmp_path, "--fits", "15")
+    assert "RSS MB after fit 10" in markdown
+    for name in ("tf", "jax"):
+        run = next(r for r in report["runs"] if r["name"] == name)
+        assert len(run["rss_mb"]) == len(run["fit_s"]) == 15
+        s = report["summary"][name]
+        assert s["growth_mb"] == pytest.approx(run["rss_mb"][-1] - run["rss_mb"][0])
+        assert s["slowdown"] > 0
+    ids = {t["id"] for t in report["targets"]}
+    assert ids == {"growth_tf", "slowdown_tf", "growth_jax", "slowdown_jax"}
+
+
+@pytest.mark.parametrize(
+    "script, option", [("run.py", "--contenders"), ("grid_search.py", "--configs")]
+)
+def test_unknown_names_are_a_usage_error(script, option):
     proc = subprocess.run(
-        [sys.executable, str(RUN), "--contenders", "a,z"],
+        [sys.executable, str(BENCHMARKS / script), option, "b,zz"],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=120,
     )
     assert proc.returncode == 2
-    assert "--contenders" in proc.stderr
+    assert option in proc.stderr and "'b,zz'" in proc.stderr
 
 
-def _fake_run(name, rep, **values):
-    run = {
-        "name": name,
-        "rep": rep,
-        "seed": rep - 1,
-        "ok": True,
-        "backend": "tensorflow",
-        "n_fit_samples": 54_000,
-        "n_val_samples": 6_000,
-        "n_params": 669_706,
-        "n_iter": 20,
-        "test_accuracy": 0.982,
-        "log_loss": 0.08,
-        "predict_s": 0.4,
-        "predict_first_s": 0.5,
-        "peak_rss_bytes": 1_000_000_000,
-        "params": {},
-    }
-    run.update(values)
-    return run
+def _fake(name, rep, fit_s, accuracy=0.982, **values):
+    run = {"name": name, "rep": rep, "seed": rep, "ok": True, "fit_s": fit_s}
+    run.update(n_fit=54_000, n_params=669_706, n_iter=20, test_accuracy=accuracy)
+    run.update(log_loss=0.08, predict_s=0.1, peak_rss_mb=1000.0)
+    return {**run, **values}
 
 
-def test_report_pairs_repetitions_and_judges_targets():
-    report = _load_report_module()
+def test_run_summary_pairs_repetitions_against_the_faster_floor():
+    run = _load("run")
     runs = [
-        {"name": "gemm", "rep": 1, "ok": True, "gflops_best": 100.0, "size": 4096},
-        {"name": "gemm", "rep": 2, "ok": True, "gflops_best": 200.0, "size": 4096},
-        {
-            "name": "import",
-            "rep": 1,
-            "ok": True,
-            "import_s": 0.2,
-            "tensorflow_imported": False,
-            "keras_imported": False,
-        },
-        {
-            "name": "fetch",
-            "rep": 1,
-            "ok": True,
-            "fetch_s": 0.1,
-            "tensorflow_imported": False,
-        },
-        # Machine drift: repetition 2 is twice as slow for both contenders.
-        _fake_run("a", 1, fit_s=100.0),
-        _fake_run("b", 1, fit_s=40.0, test_accuracy=0.9805, predict_s=0.2),
-        _fake_run("a", 2, fit_s=200.0),
-        _fake_run("b", 2, fit_s=80.0, test_accuracy=0.9790, predict_s=0.6),
-        {"name": "c", "rep": 1, "seed": 0, "ok": False, "error": "boom"},
+        {"name": "gemm", "rep": 0, "ok": True, "gflops": 400.0},
+        {"name": "gemm", "rep": 1, "ok": True, "gflops": 200.0},
+        # The machine is twice as slow in repetition 1, for everyone.
+        _fake("a", 0, 40.0),
+        _fake("b", 0, 18.0, accuracy=0.9812),
+        _fake("d", 0, 18.0, accuracy=0.9785),
+        _fake("e-tf", 0, 20.0),
+        _fake("e-jax", 0, 15.0, epoch_s=[4.0, 1.0, 1.5]),
+        _fake("a", 1, 80.0),
+        _fake("b", 1, 36.0, accuracy=0.9798),
+        _fake("d", 1, 36.0, accuracy=0.9771),
+        _fake("e-tf", 1, 40.0),
+        _fake("e-jax", 1, 30.0, epoch_s=[5.0, 1.0, 2.0]),
+        {"name": "c", "rep": 0, "seed": 0, "ok": False, "error": "boom"},
     ]
-    summary = report.summarize(runs, ["a", "b", "c"])
+    summary = run.summarize(runs, ["a", "b", "c", "d", "e-tf", "e-jax"])
     b = summary["contenders"]["b"]
-    assert b["fit_ratio_to_a"]["runs"] == [0.4, 0.4]
-    assert b["fit_s"]["median"] == 60.0
-    assert b["test_accuracy"]["min"] == 0.9790
-    assert summary["ceiling"]["gflops"] == 200.0
-    flop = 6 * 54_000 * 669_706 * 20
-    assert b["gemm_fraction"]["runs"] == pytest.approx(
-        [flop / 40.0 / 200e9, flop / 80.0 / 200e9]
-    )
+    assert summary["floor"] == "e-jax" and summary["gemm_gflops"] == 400.0
+    assert b["ratio_a"] == pytest.approx(0.45) and b["ratio_e"] == pytest.approx(1.2)
+    assert b["fit_s"] == 27.0 and b["accuracy_runs"] == [0.9812, 0.9798]
     assert summary["contenders"]["c"]["n_ok"] == 0
-    assert summary["contenders"]["c"]["n_failed"] == 1
+    e = summary["contenders"]["e-jax"]
+    assert e["epoch_first_s"] == 4.5 and e["epoch_later_s"] == 1.375
 
-    targets = {t["id"]: t for t in report.evaluate_targets(summary, enforced=True)}
+    targets = {t["id"]: t for t in run.targets(summary, enforced=True)}
+    assert targets["fit_ratio_b_e"]["passed"] is False  # 1.2 > 1.1
     assert targets["fit_ratio_b_a"]["passed"] is True
-    assert targets["accuracy_b_min"]["passed"] is False  # 0.979 < 0.980
-    assert targets["accuracy_b_mean"]["passed"] is False  # 0.97975 < 0.981
-    assert targets["predict_ratio_b_a"]["value"] == pytest.approx(1.0)
-    assert targets["rss_ratio_b_a"]["passed"] is True
-    assert targets["import_s"]["passed"] is True
-    assert targets["import_without_tensorflow"]["passed"] is True
-    assert targets["fetch_s"]["passed"] is True
+    assert targets["accuracy_b_min"]["passed"] is False  # 0.9798 < 0.980
+    assert targets["accuracy_gap_d_b"]["value"] == pytest.approx(0.0027)
+    assert targets["accuracy_gap_d_b"]["passed"] is False
 
-    # Without (b), its targets cannot be judged.
-    summary = report.summarize(runs, ["a"])
-    targets = {t["id"]: t for t in report.evaluate_targets(summary, enforced=False)}
-    assert targets["fit_ratio_b_a"]["passed"] is None
-    assert "n/a" in report.target_table(list(targets.values()))
-
-
-def test_report_notes_source_changes_during_a_run():
-    report = _load_report_module()
-    runs = [
-        {"name": "gemm", "rep": 1, "skmnist_source": "aaa"},
-        {"name": "b", "rep": 1, "skmnist_source": "aaa"},
-        {"name": "b", "rep": 2, "skmnist_source": "bbb"},
-    ]
-    note = report.source_note(runs)
-    assert "2 versions (v1 aaa, v2 bbb)" in note
-    assert "b: v1 v2" in note
-    assert "gemm" not in note
-    assert report.source_note(runs[:2]) is None
+    # Without (d) and the floors, their targets cannot be judged.
+    summary = run.summarize(runs, ["a", "b"])
+    targets = {t["id"]: t for t in run.targets(summary, enforced=False)}
+    assert targets["fit_ratio_b_e"]["passed"] is None
+    assert targets["accuracy_gap_d_b"]["passed"] is None
+    assert "n/a" in run._common.target_table(list(targets.values()))
 
 
 def test_readme_table_takes_the_main_table():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        "readme_table",
-        Path(__file__).resolve().parent.parent / "benchmarks" / "readme_table.py",
-    )
-    readme_table = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(readme_table)
+    readme_table = _load("readme_table")
     markdown = (
         "# title\n\nCommand: `python benchmarks/run.py` (today).\n\n"
         "| contender | fit s |\n|:--|--:|\n| (a) | 40 |\n| (b) | 20 |\n\n"
@@ -252,5 +193,4 @@ def test_readme_table_takes_the_main_table():
     table = readme_table.main_table(markdown)
     assert table.startswith("Command: `python benchmarks/run.py`")
     assert "| (b) | 20 |" in table and "| target |" not in table
-    readme = Path(__file__).resolve().parent.parent / "README.md"
-    assert readme.read_text().count(readme_table.START) == 1
+    assert (ROOT / "README.md").read_text().count(readme_table.START) == 1

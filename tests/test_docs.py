@@ -189,8 +189,9 @@ def test_cli_page_shows_each_commands_help(html):
 @pytest.mark.parametrize(
     "report, expected",
     [
-        ("latest.md", "(b) skmnist pipeline, TensorFlow"),
-        ("grid_search_njobs.md", "n_jobs"),
+        ("run.md", "(b) skmnist pipeline, TensorFlow"),
+        ("grid_search.md", "n_jobs"),
+        ("fit_loop.md", "RSS growth"),
     ],
 )
 def test_performance_page_shows_the_benchmarks(html, report, expected):
@@ -208,7 +209,7 @@ def test_performance_page_shows_the_benchmarks(html, report, expected):
         assert note in text, f"no note saying that {report} is missing"
 
 
-# -- the Markdown of benchmarks/results/latest.md, as reST (no build needed) --------
+# -- the Markdown of benchmarks/results/run.md, as reST (no build needed) --------
 
 REPORT = """\
 # skmnist benchmark (full size)

@@ -5,9 +5,10 @@
   never go stale:
 
   * ``cli_<command>.txt``: the ``--help`` text of each ``skmnist`` command;
-  * ``benchmarks.inc`` and ``benchmarks_grid_search.inc``: the Markdown reports
-    ``benchmarks/results/latest.md`` and ``grid_search_njobs.md`` turned into
-    reST, or a note saying how to produce them when they do not exist.
+  * ``benchmarks.inc``, ``benchmarks_grid_search.inc`` and
+    ``benchmarks_fit_loop.inc``: the Markdown reports ``benchmarks/results/run.md``,
+    ``grid_search.md`` and ``fit_loop.md`` turned into reST, or a note saying how
+    to produce them when they do not exist.
 
 - Which members the API pages show: the methods skmnist defines, plus the few
   inherited ones users call (``get_params``, ``set_params``, ``score``,
@@ -35,8 +36,9 @@ GENERATED = DOCS / "generated"
 BENCHMARK_RESULTS = ROOT / "benchmarks" / "results"
 # Markdown reports of benchmarks/ -> the include files that show them.
 BENCHMARK_REPORTS = {
-    "latest.md": "benchmarks.inc",  # benchmarks/run.py
-    "grid_search_njobs.md": "benchmarks_grid_search.inc",  # grid_search_njobs.py
+    "run.md": "benchmarks.inc",  # benchmarks/run.py
+    "grid_search.md": "benchmarks_grid_search.inc",  # benchmarks/grid_search.py
+    "fit_loop.md": "benchmarks_fit_loop.inc",  # benchmarks/fit_loop.py
 }
 CLI_COMMANDS = ("fetch", "train", "evaluate", "predict")
 
@@ -96,12 +98,11 @@ def write_benchmarks():
         if path.exists():
             text = markdown_to_rst(path.read_text(encoding="utf-8"))
         else:
-            script = "run.py" if report == "latest.md" else f"{path.stem}.py"
-            text = _NO_BENCHMARK.format(script=script, report=report)
+            text = _NO_BENCHMARK.format(script=f"{path.stem}.py", report=report)
         _write_if_changed(GENERATED / include, text)
 
 
-# -- the little Markdown that benchmarks/_report.py writes, as reST -------------
+# -- the little Markdown that benchmarks/ writes, as reST ------------------------
 
 _CODE_OR_EMPHASIS = re.compile(r"(`[^`]+`|\*\*[^*\s][^*]*\*\*|\*[^*\s][^*]*\*)")
 _RST_SPECIAL = re.compile(r"([\\`*_|])")
@@ -158,7 +159,7 @@ def _table(rows):
 
 
 def markdown_to_rst(markdown):
-    """Convert the Markdown of ``benchmarks/_report.py`` to reStructuredText.
+    """Convert the Markdown of the benchmarks' reports to reStructuredText.
 
     It knows what that report holds: ``#`` headings (shown as rubrics, since the
     including page owns the sections), paragraphs, ``- `` lists and pipe tables,
