@@ -161,8 +161,10 @@ class _Session:
 
     def __init__(self, workspace, model, X, y, sample_weight):
         self._ws = workspace
+        # Taken over without a copy: the padded arrays are the fit's own.
         self._data = tuple(
-            tf.convert_to_tensor(a) for a in padded_data(X, y, sample_weight)
+            tf.experimental.dlpack.from_dlpack(a.__dlpack__())
+            for a in padded_data(X, y, sample_weight)
         )
         self.load_from(model)
 

@@ -168,6 +168,9 @@ def clear_compiled_networks():
     return n_cleared
 
 
+_ALIGNMENT = 64
+
+
 def bucket(n):
     """``n`` rounded up to a size shared by sizes within about 6% of it.
 
@@ -180,8 +183,16 @@ def bucket(n):
 
 
 def padded(array, n_rows):
-    """``array`` with zero rows added up to ``n_rows`` rows."""
-    out = np.zeros((n_rows, *array.shape[1:]), dtype=array.dtype)
+    """``array`` with zero rows added up to ``n_rows`` rows, in aligned memory.
+
+    64-byte aligned, as TensorFlow's and XLA's kernels need it: the backends
+    then take the array over through DLPack, without copying it again.
+    """
+    shape, dtype = (n_rows, *array.shape[1:]), np.dtype(array.dtype)
+    n_bytes = int(np.prod(shape)) * dtype.itemsize
+    buffer = np.zeros(n_bytes + _ALIGNMENT, dtype=np.uint8)
+    offset = -buffer.ctypes.data % _ALIGNMENT
+    out = buffer[offset : offset + n_bytes].view(dtype).reshape(shape)
     out[: len(array)] = array
     return out
 
