@@ -621,7 +621,8 @@ class MNISTClassifier(KerasClassifier):
                 )
             self.target_type_ = type_of_target(classes)
         if y is not None and X is not None and X.size:
-            largest = float(np.abs(X).max())
+            # Two passes without a temporary array: |X|.max() would copy X.
+            largest = max(float(X.max()), -float(X.min()))
             if largest > _LARGE_INPUT:
                 warnings.warn(
                     f"X has values as large as {largest:.4g}, but "
