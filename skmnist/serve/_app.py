@@ -200,7 +200,8 @@ def make_app(
         if exc.status_code == 404:
             message = f"no such page: {request.url.path}; this service has {ENDPOINTS}."
         elif exc.status_code == 405:
-            allowed = (exc.headers or {}).get("Allow", "")
+            allowed = (exc.headers or {}).get("Allow", "").split(", ")
+            allowed = " or ".join(m for m in allowed if m and m != "HEAD")
             message = (
                 f"{request.method} is not allowed on {request.url.path}; "
                 f"use {allowed or 'another method'}."
@@ -208,6 +209,11 @@ def make_app(
         else:
             message = str(exc.detail)
         return _error(exc.status_code, message, exc.headers)
+
+    async def internal_error(request, exc):
+        # Not a bad request: a fault of the model or the service. The server
+        # logs the traceback; the client still gets JSON.
+        return _error(500, f"the service failed: {type(exc).__name__}: {exc}")
 
     routes = [
         Route("/", page, methods=["GET"]),
@@ -219,7 +225,11 @@ def make_app(
     return Starlette(
         routes=routes,
         middleware=[Middleware(_SecurityHeaders)],
-        exception_handlers={BadRequest: bad_request, HTTPException: http_error},
+        exception_handlers={
+            BadRequest: bad_request,
+            HTTPException: http_error,
+            Exception: internal_error,
+        },
         lifespan=lifespan,
     )
 

@@ -54,9 +54,7 @@ def check_media_type(content_type):
         hint = " (send the image file itself as the body, not a form)"
     elif kind.startswith("image/"):
         hint = " (convert the picture to PNG or JPEG)"
-    raise BadRequest(
-        415, f"unsupported Content-Type {kind!r}: send {ACCEPTED}{hint}."
-    )
+    raise BadRequest(415, f"unsupported Content-Type {kind!r}: send {ACCEPTED}{hint}.")
 
 
 def images_from_body(body, content_type, *, max_pixels, max_images):
@@ -86,9 +84,7 @@ def images_from_body(body, content_type, *, max_pixels, max_images):
         the limits, 422 for a picture with no digit in it (blank).
     """
     if not body:
-        raise BadRequest(
-            400, f"the request body is empty: send a digit as {ACCEPTED}."
-        )
+        raise BadRequest(400, f"the request body is empty: send a digit as {ACCEPTED}.")
     kind = media_type(content_type)
     if kind == JSON_TYPE:
         return _images_from_json(body, max_images=max_images)
@@ -192,6 +188,10 @@ def _images_from_json(body, *, max_images):
             400, f'"{key}" holds {what}: pixel values must be numbers 0-255.'
         )
     single = key == "image"
+    if not single and array.shape == (0,):
+        raise BadRequest(
+            400, f'"images" holds no images: send 1 to {max_images:,} images a request.'
+        )
     shape_ok = (
         array.shape == (SIDE, SIDE)
         if single
@@ -204,12 +204,11 @@ def _images_from_json(body, *, max_images):
             f'"{key}" must be an array of shape {want}; got shape '
             f"{array.shape}. {expected[0].upper() + expected[1:]}.",
         )
-    if not single and not 1 <= len(array) <= max_images:
-        problem = "no images" if not len(array) else f"{len(array):,} images"
-        status = 400 if not len(array) else 413
+    if not single and len(array) > max_images:
         raise BadRequest(
-            status,
-            f'"images" holds {problem}: send 1 to {max_images:,} images a request.',
+            413,
+            f'"images" holds {len(array):,} images: send 1 to {max_images:,} '
+            "images a request.",
         )
     if not np.isfinite(array).all():  # 1e999 parses as infinity
         raise BadRequest(

@@ -18,8 +18,8 @@ def run(model, host=LOOPBACK, port=8000, *, log_level="warning", **app_options):
     Loads the model, makes the service (:func:`make_app`), listens on `host`
     and `port`, prints the service's address on one line of standard output,
     ``skmnist serve: <model> at http://<host>:<port>/ (Ctrl+C to stop)``, and
-    answers requests with uvicorn until the process receives SIGINT or
-    SIGTERM.
+    answers requests with uvicorn until the process receives SIGINT (Ctrl+C),
+    then prints ``skmnist serve: stopped`` and returns.
 
     Parameters
     ----------
@@ -83,8 +83,11 @@ def run(model, host=LOOPBACK, port=8000, *, log_level="warning", **app_options):
     )
     try:
         uvicorn.Server(config).run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass  # uvicorn re-raises the Ctrl+C it stopped on: the normal way out
     finally:
         sock.close()
+    print("skmnist serve: stopped", flush=True)
 
 
 def _listen(host, port):
