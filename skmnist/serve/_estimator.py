@@ -75,20 +75,22 @@ def _as_image_model(model, source):
     classes = getattr(model, "classes_", None)
     if classes is None or len(classes) < 2:
         raise ValueError(f"{name} has no classes_ (at least 2): it is not {_WHAT}.")
-    # One prediction now: a model that cannot read 28x28 images fails here,
-    # not at the first request (and the first call's set-up is paid here too).
-    try:
-        proba = np.asarray(model.predict_proba(np.zeros((1, 28, 28), np.uint8)))
-    except Exception as exc:
-        raise ValueError(
-            f"{name} cannot predict 28x28 images ({type(exc).__name__}: {exc}); "
-            f"expected {_WHAT}."
-        ) from exc
-    if proba.shape != (1, len(classes)):
-        raise ValueError(
-            f"{name}'s predict_proba returned shape {proba.shape} for one image, "
-            f"not (1, {len(classes)}) (one probability per class)."
-        )
+    # Predictions now, of batches of a few sizes: a model that cannot read
+    # 28x28 images fails here, not at the first request, and the first calls'
+    # set-up is paid here, not by the first clients.
+    for n in (1, 2, 3, 4):
+        try:
+            proba = np.asarray(model.predict_proba(np.zeros((n, 28, 28), np.uint8)))
+        except Exception as exc:
+            raise ValueError(
+                f"{name} cannot predict 28x28 images ({type(exc).__name__}: "
+                f"{exc}); expected {_WHAT}."
+            ) from exc
+        if proba.shape != (n, len(classes)):
+            raise ValueError(
+                f"{name}'s predict_proba returned shape {proba.shape} for {n} "
+                f"images, not ({n}, {len(classes)}) (one probability per class)."
+            )
     return model
 
 

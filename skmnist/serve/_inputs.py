@@ -8,7 +8,6 @@ here knows about HTTP frameworks, so it is tested on plain bytes.
 import io
 import json
 import math
-import os
 import tempfile
 
 import numpy as np
@@ -91,6 +90,18 @@ def images_from_body(body, content_type, *, max_pixels, max_images):
     return _image_from_picture(body, kind, max_pixels=max_pixels)[np.newaxis]
 
 
+def picture_pixels(body, kind):
+    """Width x height of a PNG or JPEG body, from its header; None if unreadable."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(body), formats=[IMAGE_TYPES[kind][0]]) as image:
+            width, height = image.size
+    except Exception:  # images_from_body says what is wrong
+        return None
+    return width * height
+
+
 def _image_from_picture(body, kind, *, max_pixels):
     """One MNIST image from a PNG or JPEG body, as ``skmnist predict`` reads it."""
     from PIL import Image, UnidentifiedImageError
@@ -119,14 +130,13 @@ def _image_from_picture(body, kind, *, max_pixels):
             "read at 28x28).",
         )
     # load_digit_image reads files: the same conversion as `skmnist predict`.
-    with tempfile.TemporaryDirectory(prefix="skmnist-serve-") as folder:
-        path = os.path.join(folder, "digit" + suffix)
-        with open(path, "wb") as file:
-            file.write(body)
+    with tempfile.NamedTemporaryFile(prefix="skmnist-serve-", suffix=suffix) as file:
+        file.write(body)
+        file.flush()
         try:
-            return load_digit_image(path)
+            return load_digit_image(file.name)
         except ValueError as exc:
-            message = str(exc).replace(f"{path}: ", "").replace(path, name)
+            message = str(exc).replace(f"{file.name}: ", "").replace(file.name, name)
             status = 422 if "blank" in message else 400
             raise BadRequest(status, message) from exc
 
