@@ -106,6 +106,7 @@ function showResult(answer) {
 
 async function send(body, type) {
   inFlight = true;
+  document.body.dataset.busy = "yes";
   try {
     const response = await fetch("predict", {
       method: "POST",
@@ -135,12 +136,14 @@ function predictPad() {
   }
   dirty = false;
   inFlight = true;
+  document.body.dataset.busy = "yes";
   sendCtx.imageSmoothingEnabled = true;
   sendCtx.imageSmoothingQuality = "high";
   sendCtx.drawImage(pad, 0, 0, SEND_SIDE, SEND_SIDE);
   sendCanvas.toBlob(async (blob) => {
     await send(blob, "image/png");
     if (dirty) predictPad();
+    else document.body.dataset.busy = "no";
   }, "image/png");
 }
 
@@ -244,6 +247,7 @@ uploadInput.addEventListener("change", async () => {
   }
   setStatus(`reading ${file.name}\u2026`);
   await send(body, type);
+  document.body.dataset.busy = "no";
 });
 
 async function loadModel() {
