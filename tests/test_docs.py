@@ -38,6 +38,7 @@ USER_GUIDE = (
     "persistence",
     "performance",
     "cli",
+    "serve",
     "troubleshooting",
 )
 DOCS_MODULES = ("sphinx", "numpydoc", "sphinx_gallery", "pydata_sphinx_theme")

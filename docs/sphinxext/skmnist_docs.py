@@ -5,9 +5,11 @@
   never go stale:
 
   * ``cli_<command>.txt``: the ``--help`` text of each ``skmnist`` command;
-  * ``benchmarks.inc`` and ``benchmarks_grid_search.inc``: the Markdown reports
-    ``benchmarks/results/latest.md`` and ``grid_search_njobs.md`` turned into
-    reST, or a note saying how to produce them when they do not exist.
+  * ``benchmarks.inc``, ``benchmarks_grid_search.inc`` and
+    ``benchmarks_serve_load.inc``: the Markdown reports
+    ``benchmarks/results/latest.md``, ``grid_search_njobs.md`` and
+    ``serve_load.md`` turned into reST, or a note saying how to produce them
+    when they do not exist.
 
 - Which members the API pages show: the methods skmnist defines, plus the few
   inherited ones users call (``get_params``, ``set_params``, ``score``,
@@ -37,8 +39,9 @@ BENCHMARK_RESULTS = ROOT / "benchmarks" / "results"
 BENCHMARK_REPORTS = {
     "latest.md": "benchmarks.inc",  # benchmarks/run.py
     "grid_search_njobs.md": "benchmarks_grid_search.inc",  # grid_search_njobs.py
+    "serve_load.md": "benchmarks_serve_load.inc",  # serve_load.py
 }
-CLI_COMMANDS = ("fetch", "train", "evaluate", "predict")
+CLI_COMMANDS = ("fetch", "train", "evaluate", "predict", "serve")
 
 # Inherited methods worth a place on the API pages of skmnist's classes.
 SHOWN_INHERITED = {"fit_transform", "get_params", "set_params", "score"}

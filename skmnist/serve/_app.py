@@ -75,7 +75,8 @@ def make_app(
 
     A bad request gets a JSON answer ``{"error": "..."}`` that says what was
     wrong, with status 400 (malformed), 404, 405, 413 (over a limit), 415
-    (not PNG, JPEG or JSON) or 422 (a blank picture).
+    (not PNG, JPEG or JSON) or 422 (a blank picture); a failure of the model
+    itself gets status 500, in the same form, and the service carries on.
 
     Concurrent requests are predicted together: while the model works on
     some images (in a worker thread, off the event loop), the images of the
