@@ -145,6 +145,17 @@ def process_cpu_s(pid):
         return None
 
 
+def machine_busy_s():
+    """CPU seconds spent by the whole machine so far (every process), or None."""
+    try:
+        with open("/proc/stat", encoding="utf-8") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def own_cpu_s():
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -319,12 +330,19 @@ def measure(server, kind, digits, args):
     )
     health = httpx2.get(server.url + "/health", timeout=args.timeout).json()
     server_cpu, client_cpu = process_cpu_s(server.process.pid), own_cpu_s()
+    machine_cpu = machine_busy_s()
     results, wall = asyncio.run(
         load(
             server.url, bodies, expected, args.requests, args.concurrency, args.timeout
         )
     )
     server_cpu_end, client_cpu_end = process_cpu_s(server.process.pid), own_cpu_s()
+    machine_cpu_end = machine_busy_s()
+    server_s = None if server_cpu is None else server_cpu_end - server_cpu
+    client_s = client_cpu_end - client_cpu
+    others_s = None
+    if machine_cpu is not None and server_s is not None:
+        others_s = max(0.0, machine_cpu_end - machine_cpu - server_s - client_s)
     after = httpx2.get(server.url + "/health", timeout=args.timeout).json()
     latencies_ms = [1000 * latency for latency, _, _ in results]
     errors = [error for _, error, _ in results if error]
@@ -348,10 +366,13 @@ def measure(server, kind, digits, args):
         "max_ms": round(max(latencies_ms), 2),
         "model_calls": calls,
         "mean_batch": round(images / calls, 2) if calls else None,
-        "server_cpu_s": (
-            None if server_cpu is None else round(server_cpu_end - server_cpu, 2)
+        "server_cpu_s": None if server_s is None else round(server_s, 2),
+        "server_cpu_ms_per_request": (
+            None if server_s is None else round(1000 * server_s / len(results), 2)
         ),
-        "client_cpu_s": round(client_cpu_end - client_cpu, 2),
+        "client_cpu_s": round(client_s, 2),
+        # Other processes' CPU use meanwhile: the machine may be shared.
+        "others_cpu_s": None if others_s is None else round(others_s, 2),
     }
 
 
@@ -390,8 +411,9 @@ def render_markdown(report):
         f"distinct test digits; model: {settings['model']}.",
         "",
         "| body | bytes | requests | errors | wrong | req/s | p50 ms | p90 ms "
-        "| p99 ms | max ms | model calls | mean batch | server CPU s | client CPU s |",
-        "|:--|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "| p99 ms | max ms | model calls | mean batch | server CPU ms/req "
+        "| client CPU s | others' CPU s | wall s |",
+        "|:--|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for run in report["runs"]:
         lines.append(
@@ -400,7 +422,8 @@ def render_markdown(report):
             f"| {run['throughput_rps']:.1f} | {run['p50_ms']:.1f} "
             f"| {run['p90_ms']:.1f} | {run['p99_ms']:.1f} | {run['max_ms']:.1f} "
             f"| {run['model_calls']:,} | {run['mean_batch']} "
-            f"| {run['server_cpu_s']} | {run['client_cpu_s']} |"
+            f"| {run['server_cpu_ms_per_request']} | {run['client_cpu_s']} "
+            f"| {run['others_cpu_s']} | {run['wall_s']:.1f} |"
         )
     lines += [
         "",
@@ -426,7 +449,10 @@ def render_markdown(report):
         "`skmnist predict` converts photos. *wrong*: "
         "answers whose label differs from the same request's answer alone. "
         "*mean batch*: images per model call (micro-batching of concurrent "
-        "requests).",
+        "requests). *server CPU ms/req*: the server process's CPU time per "
+        "request; *others' CPU s*: CPU time that other processes of the machine "
+        "used during the run (the machine may be shared: 2 cores give "
+        "2 x wall s in all).",
         "",
     ]
     return "\n".join(lines)
