@@ -368,7 +368,9 @@ def _add_serve_command(commands):
     )
     serve.add_argument("model", metavar="MODEL", help="a .skmnist file (no pickles)")
     serve.add_argument("--host", default="127.0.0.1", help="default: %(default)s")
-    serve.add_argument("--port", type=int, default=8000, help="0: any free port")
+    serve.add_argument(
+        "--port", type=int, default=8000, help="default: %(default)s; 0: any free one"
+    )
 
 
 def _run_serve(args):

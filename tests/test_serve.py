@@ -645,3 +645,14 @@ def test_load_benchmark_runs_in_small_mode(tmp_path):
     assert report["machine"]["cpu_model"]
     markdown = (tmp_path / "serve_load_small.md").read_text()
     assert "| body |" in markdown and "p99" in markdown
+
+
+def test_cli_serve_help(capsys):
+    status = cli.main(["serve", "--help"])
+    out = capsys.readouterr().out
+    assert status == 0
+    assert out.startswith("usage: skmnist serve [-h] [--host HOST] [--port PORT] MODEL")
+    text = " ".join(out.split())
+    assert "--host HOST default: 127.0.0.1" in text
+    assert "--port PORT default: 8000; 0: any free one" in text
+    assert "pip install 'skmnist[serve]'" in text
