@@ -7,6 +7,7 @@
                   [--out MODEL] [--report-dir DIR]
     skmnist evaluate MODEL [--sample] [--data-home DIR]
     skmnist predict MODEL FILE [FILE ...]
+    skmnist serve MODEL [--host 127.0.0.1] [--port 8000]
 
 ``python -m skmnist`` is the same command. It only composes public names of the
 library: :func:`~skmnist.fetch_mnist` and :func:`~skmnist.load_mnist_sample`,
@@ -256,6 +257,7 @@ def build_parser():
         help="invert images' gray levels: 'auto' inverts when the background is "
         "light (default: %(default)s)",
     )
+    _add_serve_command(commands)
     return parser
 
 
@@ -377,6 +379,30 @@ def _run_predict(args):
     best = proba.argmax(axis=1)
     for name, row, k in zip(names, proba, best, strict=True):
         print(f"{name}: {model.classes_[k]} (p={row[k]:.2f})")
+
+
+def _add_serve_command(commands):
+    serve = _add_command(
+        commands,
+        "serve",
+        "serve a model: a page to draw digits on, and a JSON prediction API",
+        "Serve a .skmnist model file: a page to draw or upload a digit and watch "
+        "the model read it, and POST /predict, GET /health and GET /model. Prints "
+        "its address; Ctrl+C stops it. Needs: pip install 'skmnist[serve]'.",
+        _run_serve,
+    )
+    serve.add_argument("model", metavar="MODEL", help="a .skmnist file (no pickles)")
+    serve.add_argument("--host", default="127.0.0.1", help="default: %(default)s")
+    serve.add_argument(
+        "--port", type=int, default=8000, help="default: %(default)s; 0: any free one"
+    )
+
+
+def _run_serve(args):
+    _import_keras()
+    from .serve import run
+
+    run(args.model, host=args.host, port=args.port)
 
 
 # -- pieces the commands share -------------------------------------------------

@@ -47,3 +47,16 @@ def blobs():
     X = centers[np.repeat(np.arange(3), 50)] + rng.normal(scale=0.5, size=(150, 8))
     perm = rng.permutation(150)
     return X[perm].astype(np.float32), y[perm]
+
+
+@pytest.fixture(scope="session")
+def serve_model_path(tmp_path_factory):
+    """A small model trained on the packaged sample, saved with save_model, for
+    the tests of ``skmnist serve`` (a few seconds)."""
+    from skmnist import load_mnist_sample, make_mnist_pipeline, save_model
+
+    X, y = load_mnist_sample(subset="train", return_X_y=True)
+    pipe = make_mnist_pipeline(hidden_size=64, epochs=3, random_state=0).fit(X, y)
+    path = tmp_path_factory.mktemp("serve") / "digits.skmnist"
+    save_model(pipe, path)
+    return path

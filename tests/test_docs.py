@@ -38,6 +38,7 @@ USER_GUIDE = (
     "persistence",
     "performance",
     "cli",
+    "serve",
     "troubleshooting",
 )
 DOCS_MODULES = ("sphinx", "numpydoc", "sphinx_gallery", "pydata_sphinx_theme")
@@ -207,6 +208,18 @@ def test_performance_page_shows_the_benchmarks(html, report, expected):
         assert note not in text
     else:
         assert note in text, f"no note saying that {report} is missing"
+
+
+def test_serve_page_shows_the_generated_screenshot_and_the_load_test(html):
+    page = (html / "user_guide" / "serve.html").read_text(encoding="utf-8")
+    # The picture scripts/serve_screenshot.py made, copied into the site.
+    assert "serve_page.png" in page
+    assert (html / "_images" / "serve_page.png").is_file()
+    text = _text(page)
+    if (BENCHMARK_RESULTS / "serve_load.md").is_file():
+        assert "skmnist serve: load test" in text and "p99 ms" in text
+    else:
+        assert "benchmarks/results/serve_load.md , which the next build" in text
 
 
 # -- the Markdown of benchmarks/results/run.md, as reST (no build needed) --------

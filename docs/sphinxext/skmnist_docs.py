@@ -6,9 +6,10 @@
 
   * ``cli_<command>.txt``: the ``--help`` text of each ``skmnist`` command;
   * ``benchmarks.inc``, ``benchmarks_grid_search.inc`` and
-    ``benchmarks_fit_loop.inc``: the Markdown reports ``benchmarks/results/run.md``,
-    ``grid_search.md`` and ``fit_loop.md`` turned into reST, or a note saying how
-    to produce them when they do not exist.
+    ``benchmarks_fit_loop.inc``, ``benchmarks_serve_load.inc``: the Markdown
+    reports ``benchmarks/results/run.md``, ``grid_search.md``, ``fit_loop.md``
+    and ``serve_load.md`` turned into reST, or a note saying how to produce them
+    when they do not exist.
 
 - Which members the API pages show: the methods skmnist defines, plus the few
   inherited ones users call (``get_params``, ``set_params``, ``score``,
@@ -39,8 +40,9 @@ BENCHMARK_REPORTS = {
     "run.md": "benchmarks.inc",  # benchmarks/run.py
     "grid_search.md": "benchmarks_grid_search.inc",  # benchmarks/grid_search.py
     "fit_loop.md": "benchmarks_fit_loop.inc",  # benchmarks/fit_loop.py
+    "serve_load.md": "benchmarks_serve_load.inc",  # benchmarks/serve_load.py
 }
-CLI_COMMANDS = ("fetch", "train", "evaluate", "predict")
+CLI_COMMANDS = ("fetch", "train", "evaluate", "predict", "serve")
 
 # Inherited methods worth a place on the API pages of skmnist's classes.
 SHOWN_INHERITED = {"fit_transform", "get_params", "set_params", "score"}
