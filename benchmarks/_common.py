@@ -24,7 +24,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 RESULTS = os.path.join(HERE, "results")
 PACKAGES = ("skmnist", "tensorflow", "keras", "jax", "jaxlib", "scikeras")
-PACKAGES += ("scikit-learn", "numpy")
+PACKAGES += ("scikit-learn", "numpy", "starlette", "uvicorn")
 # Lines of TensorFlow, absl, XLA or Keras on stderr: the noise a user sees.
 NOISE = re.compile(
     r"tensorflow|absl|keras|xla|onednn|cuda|cuinit|retracing|^[IWEF]\d{4} ", re.I

@@ -49,7 +49,6 @@ import datetime
 import io
 import json
 import os
-import platform
 import re
 import resource
 import shlex
@@ -65,7 +64,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, REPO)  # this checkout's skmnist, whatever is installed
 
-import _report  # noqa: E402  (benchmarks/ is sys.path[0] for this script)
+import _common  # noqa: E402  (benchmarks/ is sys.path[0] for this script)
 import httpx2  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
@@ -112,27 +111,6 @@ def parse_args(argv=None):
 
 
 # -- machine facts -------------------------------------------------------------
-
-
-def cpu_model():
-    """The CPU's model name, from lscpu (else /proc/cpuinfo), or None."""
-    try:
-        out = subprocess.run(
-            ["lscpu"], capture_output=True, text=True, timeout=10, check=True
-        ).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name:"):
-                return line.split(":", 1)[1].strip()
-    except (OSError, subprocess.SubprocessError):
-        pass
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return None
 
 
 def process_cpu_s(pid):
@@ -397,12 +375,7 @@ def render_markdown(report):
         "# skmnist serve: load test" + (" (small)" if settings["small"] else ""),
         "",
         f"Command: `{report['command']}`, started {report['started']}, "
-        f"{report['duration_s'] / 60:.1f} min. Machine: {machine['cpu_model']}, "
-        f"{machine['cpu_count']} cores, load average {machine['loadavg_start']} "
-        f"at the start, {machine['loadavg_end']} at the end; Python "
-        f"{machine['python']}, TensorFlow {machine['versions']['tensorflow']}, "
-        f"uvicorn {machine['versions']['uvicorn']}, Starlette "
-        f"{machine['versions']['starlette']}.",
+        f"{report['duration_s'] / 60:.1f} min. {_common.machine_text(machine)}",
         "",
         f"{settings['concurrency']} concurrent clients (asyncio, one keep-alive "
         f"connection each) on the same machine as the server, "
@@ -462,7 +435,7 @@ def main(argv=None):
     args = parse_args(argv)
     started = datetime.datetime.now(datetime.timezone.utc)
     t0 = time.perf_counter()
-    load_start = _report.loadavg()
+    machine = _common.machine()
     X, _ = load_mnist_sample(subset="test", return_X_y=True)
     digits = X[:N_DISTINCT]
     with tempfile.TemporaryDirectory(prefix="skmnist-serve-load-") as folder:
@@ -509,16 +482,8 @@ def main(argv=None):
             ),
         },
         "machine": {
-            "cpu_model": cpu_model(),
-            "cpu_count": os.cpu_count(),
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "loadavg_start": load_start,
-            "loadavg_end": _report.loadavg(),
-            "versions": {
-                dist: _report.package_version(dist)
-                for dist in ("tensorflow", "keras", "starlette", "uvicorn", "httpx2")
-            },
+            **machine,
+            "loadavg_end": [round(v, 2) for v in os.getloadavg()],
         },
         "server": {"crashed": crashed, "exit_status": exit_status},
         "targets": {"throughput_rps": TARGET_RPS, "p99_ms": TARGET_P99_MS},

@@ -399,7 +399,6 @@ def _add_serve_command(commands):
 
 
 def _run_serve(args):
-    _import_keras()
     from .serve import run
 
     run(args.model, host=args.host, port=args.port)

@@ -39,12 +39,13 @@ def load_estimator(model):
     if isinstance(model, (str, os.PathLike)):
         path = os.fspath(model)
         if path.lower().endswith(PICKLE_SUFFIXES):
-            raise ValueError(
-                f"{path}: skmnist serve loads only pickle-free .skmnist files "
-                "written by skmnist.save_model, never a joblib or pickle file "
-                "(loading one runs code stored in it). Convert it once, in a "
-                "session that trusts it: skmnist.save_model(joblib.load(path), "
-                "'model.skmnist')."
+            raise skmnist.ModelFileError(
+                path,
+                "skmnist serve loads only pickle-free .skmnist files written by "
+                "skmnist.save_model, never a joblib or pickle file (loading one "
+                "runs code stored in it). Convert it once, in a session that "
+                "trusts it: skmnist.save_model(joblib.load(path), "
+                "'model.skmnist')",
             )
         if not os.path.exists(path):
             raise FileNotFoundError(2, "no such model file", path)
