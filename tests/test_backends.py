@@ -5,6 +5,7 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
 
 pytestmark = pytest.mark.slow
@@ -32,6 +33,7 @@ _JAX_FIT = textwrap.dedent(
 
 def test_jax_backend_fit_predict_reproducible():
     import jax  # noqa: F401 - the test extra installs it: fail, never skip
+
     env = {**os.environ, "KERAS_BACKEND": "jax"}
     done = subprocess.run(
         [sys.executable, "-c", _JAX_FIT],
@@ -42,3 +44,58 @@ def test_jax_backend_fit_predict_reproducible():
     assert done.returncode == 0, done.stderr[-3000:]
     accuracy = float(done.stdout.split("accuracy")[1].split()[0])
     assert accuracy > 0.7
+
+
+_SAME_START = textwrap.dedent(
+    """
+    import sys
+    import keras
+    import numpy as np
+    from skmnist import MNISTClassifier, load_mnist_sample
+
+    X, y = load_mnist_sample(return_X_y=True)
+    X = (X.reshape(len(X), -1) / 255.0).astype(np.float32)
+    clf = MNISTClassifier(
+        hidden_size=64, epochs=2, batch_size=32, warm_start=True, random_state=0
+    ).initialize(X, y)
+    path = sys.argv[1]
+    if keras.backend.backend() == "tensorflow":
+        np.savez(path, *clf.model_.get_weights())
+    else:
+        with np.load(path) as start:
+            clf.model_.set_weights([start[f"arr_{i}"] for i in range(len(start.files))])
+    clf.fit(X, y)
+    np.savez(
+        sys.argv[2],
+        loss=clf.history_["loss"],
+        val_loss=clf.history_["val_loss"],
+        proba=clf.predict_proba(X),
+    )
+    """
+)
+
+
+def test_tensorflow_and_jax_train_the_same_model_from_the_same_start(tmp_path):
+    """The backends differ only in their random streams: from identical initial
+    weights they train the same network, up to float rounding."""
+    import jax  # noqa: F401 - the test extra installs it: fail, never skip
+
+    start = tmp_path / "start.npz"
+    results = {}
+    for backend in ("tensorflow", "jax"):
+        out = tmp_path / f"{backend}.npz"
+        done = subprocess.run(
+            [sys.executable, "-c", _SAME_START, str(start), str(out)],
+            env={**os.environ, "KERAS_BACKEND": backend},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        with np.load(out) as result:
+            results[backend] = {k: result[k] for k in result.files}
+    tf_run, jax_run = results["tensorflow"], results["jax"]
+    # Same shuffles, same steps, same losses: only rounding differs.
+    np.testing.assert_allclose(jax_run["loss"], tf_run["loss"], rtol=1e-4)
+    np.testing.assert_allclose(jax_run["val_loss"], tf_run["val_loss"], rtol=1e-4)
+    np.testing.assert_allclose(jax_run["proba"], tf_run["proba"], atol=1e-3)
