@@ -149,9 +149,7 @@ class _Session:
     def __init__(self, network, model, X, y, sample_weight):
         self._network = network
         # Taken over without a copy: the padded arrays are the fit's own.
-        self._data = tuple(
-            jnp.from_dlpack(a) for a in padded_data(X, y, sample_weight)
-        )
+        self._data = tuple(jnp.from_dlpack(a) for a in padded_data(X, y, sample_weight))
         self.load_from(model)
 
     def load_from(self, model):

@@ -707,8 +707,6 @@ def _caller_stacklevel():
     return level
 
 
-
-
 def _check_class_weight(class_weight, classes):
     if not isinstance(class_weight, dict):
         return

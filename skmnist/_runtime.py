@@ -69,6 +69,7 @@ def _import_keras():
 
 keras = _import_keras()
 
+
 def _limit_tensorflow_threads():
     """Cap TensorFlow's thread pools at ``OMP_NUM_THREADS``, when that is set.
 

@@ -295,8 +295,12 @@ def test_data_sorted_by_class_still_validates_on_every_class():
     ).astype(np.float32)
     y = np.repeat([0, 1, 2, 3], 25)
     clf = MNISTClassifier(
-        hidden_size=16, epochs=30, batch_size=16, validation_split=0.2,
-        learning_rate=0.01, random_state=0,
+        hidden_size=16,
+        epochs=30,
+        batch_size=16,
+        validation_split=0.2,
+        learning_rate=0.01,
+        random_state=0,
     ).fit(X, y)
     assert clf.history_["val_accuracy"][-1] == 1.0
 
@@ -307,8 +311,14 @@ def test_training_is_keras_training():
     X = rng.rand(300, 12).astype(np.float32)  # 300 rows: the last batch is short
     y = rng.randint(0, 3, 300)
     clf = MNISTClassifier(
-        hidden_size=16, epochs=2, batch_size=64, validation_split=0.0,
-        shuffle=False, warm_start=True, jit_compile=False, random_state=0,
+        hidden_size=16,
+        epochs=2,
+        batch_size=64,
+        validation_split=0.0,
+        shuffle=False,
+        warm_start=True,
+        jit_compile=False,
+        random_state=0,
     )
     clf.initialize(X, y)  # scikeras: build the network without training it
     start = clf.model_.get_weights()
@@ -330,16 +340,20 @@ def test_training_is_keras_training():
         metrics=["accuracy"],
     )
     history = reference.fit(
-        X, y, sample_weight=weights, batch_size=64, epochs=2, shuffle=False,
+        X,
+        y,
+        sample_weight=weights,
+        batch_size=64,
+        epochs=2,
+        shuffle=False,
         verbose=0,
     ).history
-    for ours, theirs in zip(clf.model_.get_weights(), reference.get_weights(),
-                            strict=True):
+    for ours, theirs in zip(
+        clf.model_.get_weights(), reference.get_weights(), strict=True
+    ):
         np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(clf.history_["loss"], history["loss"], rtol=1e-4)
-    np.testing.assert_allclose(
-        clf.history_["accuracy"], history["accuracy"], rtol=1e-6
-    )
+    np.testing.assert_allclose(clf.history_["accuracy"], history["accuracy"], rtol=1e-6)
 
 
 def test_sample_weights_reach_training(blobs):
@@ -402,9 +416,7 @@ def test_early_stopping_stops_and_restores_best_epoch():
         clf.model_.get_weights(), weights_after_epoch[clf.best_epoch_], strict=True
     ):
         np.testing.assert_array_equal(restored, best)
-    assert not np.array_equal(
-        clf.model_.get_weights()[0], weights_after_epoch[-1][0]
-    )
+    assert not np.array_equal(clf.model_.get_weights()[0], weights_after_epoch[-1][0])
 
 
 def test_early_stopping_needs_a_validation_split(blobs):

@@ -178,8 +178,10 @@ def test_negative_sample_weights_through_a_pipeline_with_metadata_routing(blobs)
     # and through Pipeline's step__param routing
     recorder = TrainingRecorder()
     pipe = Pipeline(
-        [("scale", FlattenScaler(scale=1.0)),
-         ("mlp", MNISTClassifier(**FAST, callbacks=[recorder]))]
+        [
+            ("scale", FlattenScaler(scale=1.0)),
+            ("mlp", MNISTClassifier(**FAST, callbacks=[recorder])),
+        ]
     )
     with pytest.raises(ValueError, match="sample_weight contains negative"):
         pipe.fit(np.abs(X) / np.abs(X).max(), y, mlp__sample_weight=weights)
@@ -248,8 +250,11 @@ def test_unscaled_input_gets_a_warning_naming_the_fix(factor):
     y = np.arange(60) % 3
     recorder = TrainingRecorder()
     clf = MNISTClassifier(hidden_size=8, epochs=1, callbacks=[recorder])
-    with pytest.warns(UserWarning, match=r"X has values as large as .* divide pixel "
-                      r"values by 255 \(skmnist.FlattenScaler does\)") as seen:
+    with pytest.warns(
+        UserWarning,
+        match=r"X has values as large as .* divide pixel "
+        r"values by 255 \(skmnist.FlattenScaler does\)",
+    ) as seen:
         try:
             clf.fit(X, y)
         except ValueError as exc:  # or it diverges, and says so
@@ -335,8 +340,11 @@ def test_keyboard_interrupt_after_an_epoch_keeps_the_partly_trained_model(blobs)
     clf = MNISTClassifier(**{**FAST, "epochs": 10}).fit(X[:100], y[:100])
     stop = TrainingRecorder(error=KeyboardInterrupt(), at_epoch=1)
     clf.set_params(callbacks=[stop])
-    with pytest.warns(UserWarning, match=r"interrupted \(KeyboardInterrupt\) after 2 "
-                      r"of 10 epochs"):
+    with pytest.warns(
+        UserWarning,
+        match=r"interrupted \(KeyboardInterrupt\) after 2 "
+        r"of 10 epochs",
+    ):
         clf.fit(X, y)
     # consistent: every fitted attribute is the new fit's
     assert clf.n_iter_ == 2 and all(len(v) == 2 for v in clf.history_.values())

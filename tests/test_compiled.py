@@ -180,9 +180,7 @@ def test_fits_and_predictions_in_threads_match_one_after_the_other(digits):
         dict(hidden_size=24, random_state=0, dropout=0.2),
         dict(hidden_size=24, random_state=0, dropout=0.2),  # same as the third
     ]
-    expected = [
-        MNISTClassifier(**FAST | c).fit(X, y).predict_proba(X) for c in configs
-    ]
+    expected = [MNISTClassifier(**FAST | c).fit(X, y).predict_proba(X) for c in configs]
     barrier = threading.Barrier(len(configs))
     results, errors = [None] * len(configs), []
 

@@ -627,8 +627,8 @@ def test_download_if_missing_false(tmp_path, official):
 def test_unwritable_cache_folder(tmp_path, official):
     (tmp_path / "file").write_text("")
     with pytest.raises(
-        MNISTFetchError, match=f"cannot be downloaded there: {tmp_path / 'file'} is "
-        "not a folder"
+        MNISTFetchError,
+        match=f"cannot be downloaded there: {tmp_path / 'file'} is not a folder",
     ):
         fetch_mnist(data_home=tmp_path / "file" / "mnist", **FAST)
     assert official.requests == []

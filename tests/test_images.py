@@ -265,9 +265,7 @@ def test_npy_errors_name_the_file(tmp_path, array, match):
 def test_npy_never_unpickles(tmp_path):
     path = tmp_path / "objects.npy"
     np.save(path, np.array([{"a": 1}], dtype=object), allow_pickle=True)
-    with pytest.raises(
-        ValueError, match="objects.npy: not a readable .npy array file"
-    ):
+    with pytest.raises(ValueError, match="objects.npy: not a readable .npy array file"):
         load_digit_image(path)
 
 
