@@ -15,14 +15,16 @@ START, END = "<!-- benchmark-table -->", "<!-- /benchmark-table -->"
 
 
 def main_table(markdown):
-    """The line that dates ``markdown`` and its first table."""
+    """The lines that date ``markdown`` and name its machine, and its first table."""
     lines = markdown.splitlines()
     first = next(i for i, line in enumerate(lines) if line.startswith("| contender"))
     last = first
     while last + 1 < len(lines) and lines[last + 1].startswith("|"):
         last += 1
     command = next((line for line in lines if line.startswith("Command:")), "")
-    return "\n".join([command, "", *lines[first : last + 1]]).strip()
+    machine = next((line for line in lines if line.startswith("Machine:")), "")
+    head = [line for line in (command, machine) if line]
+    return "\n\n".join([*head, "\n".join(lines[first : last + 1])])
 
 
 def main():

@@ -187,10 +187,13 @@ def test_readme_table_takes_the_main_table():
     readme_table = _load("readme_table")
     markdown = (
         "# title\n\nCommand: `python benchmarks/run.py` (today).\n\n"
+        "Machine: AMD EPYC, 2 of 2 CPUs usable.\n\n"
         "| contender | fit s |\n|:--|--:|\n| (a) | 40 |\n| (b) | 20 |\n\n"
         "| target | value |\n|:--|--:|\n| x | 1 |\n"
     )
     table = readme_table.main_table(markdown)
     assert table.startswith("Command: `python benchmarks/run.py`")
+    # Figures from two CPU models are not comparable: the table keeps its machine.
+    assert "\n\nMachine: AMD EPYC, 2 of 2 CPUs usable.\n\n| contender" in table
     assert "| (b) | 20 |" in table and "| target |" not in table
     assert (ROOT / "README.md").read_text().count(readme_table.START) == 1
