@@ -17,6 +17,7 @@ import os
 import re
 import subprocess
 import sys
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -65,7 +66,7 @@ def _public_names():
 def _text(html):
     """The visible text of an HTML page, roughly: tags and scripts removed."""
     html = re.sub(r"(?s)<(script|style).*?</\1>", " ", html)
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", html)))
 
 
 @pytest.fixture(scope="module")
