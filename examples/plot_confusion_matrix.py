@@ -6,7 +6,7 @@ Which digits does the network confuse?
 The confusion matrix counts, for each true digit (rows), what the fitted
 pipeline predicted (columns): the diagonal holds the right answers, and the
 cells off it the mistakes, such as 4s read as 9s.
-:func:`skmnist._plotting.plot_confusion_matrix` draws it with a count in each
+:func:`skmnist.plot_confusion_matrix` draws it with a count in each
 cell; ``normalize="true"`` shows the fraction of each digit instead.
 
 Set ``SKMNIST_EXAMPLE_SIZE=small`` to train a small network on the sample shipped
@@ -18,8 +18,12 @@ import os
 import matplotlib.pyplot as plt
 from sklearn.metrics import classification_report
 
-from skmnist import fetch_mnist, load_mnist_sample, make_mnist_pipeline
-from skmnist._plotting import plot_confusion_matrix
+from skmnist import (
+    fetch_mnist,
+    load_mnist_sample,
+    make_mnist_pipeline,
+    plot_confusion_matrix,
+)
 
 small = os.environ.get("SKMNIST_EXAMPLE_SIZE", "full") == "small"
 if small:

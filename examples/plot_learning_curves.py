@@ -6,7 +6,7 @@ Watch the network learn, by epoch
 :class:`~skmnist.MNISTClassifier` holds out a stratified 10% of the training
 images (``validation_split=0.1``) and records the loss and accuracy on the
 training and held-out images after each epoch in ``history_``.
-:func:`skmnist._plotting.plot_learning_curves` draws them, from the history or
+:func:`skmnist.plot_learning_curves` draws them, from the history or
 from the fitted classifier or pipeline itself. A validation loss that turns up
 while the training loss keeps falling is the network starting to overfit; with
 ``early_stopping=True`` the classifier stops there and keeps its best epoch.
@@ -19,8 +19,12 @@ import os
 
 import matplotlib.pyplot as plt
 
-from skmnist import fetch_mnist, load_mnist_sample, make_mnist_pipeline
-from skmnist._plotting import plot_learning_curves
+from skmnist import (
+    fetch_mnist,
+    load_mnist_sample,
+    make_mnist_pipeline,
+    plot_learning_curves,
+)
 
 small = os.environ.get("SKMNIST_EXAMPLE_SIZE", "full") == "small"
 if small:

@@ -4,7 +4,7 @@ The digits the network gets wrong, most sure first
 ==================================================
 
 Accuracy says how often the network is wrong; looking at the mistakes says why.
-:func:`skmnist._plotting.plot_digits` shows images with their true and predicted
+:func:`skmnist.plot_digits` shows images with their true and predicted
 labels, by default only the misclassified ones. Here the test digits are sorted
 by how much probability the network gave its answer, so the grid starts with its
 most confident mistakes: often digits a person would hesitate over too, and now
@@ -19,8 +19,7 @@ import os
 import matplotlib.pyplot as plt
 import numpy as np
 
-from skmnist import fetch_mnist, load_mnist_sample, make_mnist_pipeline
-from skmnist._plotting import plot_digits
+from skmnist import fetch_mnist, load_mnist_sample, make_mnist_pipeline, plot_digits
 
 small = os.environ.get("SKMNIST_EXAMPLE_SIZE", "full") == "small"
 if small:

@@ -79,7 +79,7 @@ def plot_learning_curves(history, *, axes=None):
 
     Examples
     --------
-    >>> from skmnist._plotting import plot_learning_curves
+    >>> from skmnist import plot_learning_curves
     >>> history = {"loss": [0.5, 0.3], "accuracy": [0.85, 0.91],
     ...            "val_loss": [0.4, 0.35], "val_accuracy": [0.88, 0.9]}
     >>> fig = plot_learning_curves(history)
@@ -164,7 +164,7 @@ def plot_confusion_matrix(
 
     Examples
     --------
-    >>> from skmnist._plotting import plot_confusion_matrix
+    >>> from skmnist import plot_confusion_matrix
     >>> fig = plot_confusion_matrix([0, 1, 1, 2], [0, 1, 2, 2], labels=[0, 1, 2])
     >>> fig.axes[0].get_title()
     'Confusion matrix'
@@ -244,7 +244,7 @@ def plot_digits(
     Examples
     --------
     >>> import numpy as np
-    >>> from skmnist._plotting import plot_digits
+    >>> from skmnist import plot_digits
     >>> images = np.zeros((4, 28, 28), dtype=np.uint8)
     >>> fig = plot_digits(images, [3, 1, 4, 1], [3, 7, 4, 2])
     >>> [ax.get_title() for ax in fig.axes]
