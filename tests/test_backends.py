@@ -1,5 +1,6 @@
 """MNISTClassifier works unchanged on Keras's JAX backend."""
 
+import json
 import os
 import subprocess
 import sys
@@ -99,3 +100,48 @@ def test_tensorflow_and_jax_train_the_same_model_from_the_same_start(tmp_path):
     np.testing.assert_allclose(jax_run["loss"], tf_run["loss"], rtol=1e-4)
     np.testing.assert_allclose(jax_run["val_loss"], tf_run["val_loss"], rtol=1e-4)
     np.testing.assert_allclose(jax_run["proba"], tf_run["proba"], atol=1e-3)
+
+
+_CONFIDENTLY_WRONG = textwrap.dedent(
+    """
+    import json
+    import numpy as np
+    from skmnist import MNISTClassifier
+
+    X = np.random.default_rng(0).random((64, 784), dtype=np.float32)
+    y = np.repeat([0, 1], 32)
+    clf = MNISTClassifier(
+        hidden_size=16, epochs=1, batch_size=64, validation_split=0.0,
+        warm_start=True, random_state=0,
+    ).initialize(X, y)
+    weights = clf.model_.get_weights()
+    # The logits' bias makes the network sure of class 0 for every sample: the
+    # probability of class 1 is about exp(-40), far below 1e-7.
+    weights[-1] = np.array([40.0, 0.0], dtype=np.float32)
+    clf.model_.set_weights(weights)
+    clf.fit(X, y)
+    bias = clf.model_.get_weights()[-1]
+    print(json.dumps({"loss": clf.history_["loss"][0], "bias": bias.tolist()}))
+    """
+)
+
+
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_samples_the_network_is_surely_wrong_about_are_still_learned(backend):
+    """Cross-entropy from the logits on every backend. From clipped probabilities
+    (what Keras's JAX backend does for a softmax output) half of these samples
+    would cost a constant -log(1e-7) = 16.1 with no gradient, and the other half
+    nothing: the mean loss would be 8.06 and the bias would not move."""
+    done = subprocess.run(
+        [sys.executable, "-c", _CONFIDENTLY_WRONG],
+        env={**os.environ, "KERAS_BACKEND": backend},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    # Half the samples cost about 40 each, the other half about 0.
+    assert result["loss"] == pytest.approx(20.0, abs=1.0)
+    # One Adam step moved the bias towards class 1 by about the learning rate.
+    assert result["bias"][0] < 40.0 - 5e-4 and result["bias"][1] > 5e-4
