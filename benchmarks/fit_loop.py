@@ -104,10 +104,10 @@ def markdown(report):
             + [f"{s[k]:.3f}" for k in ("fit_s_early", "fit_s_late", "slowdown")]
         )
     header = ["variant", "backend", *[f"RSS MB after fit {n}" for n in at]]
-    early = windows(cfg["n_fits"])[0]
-    first, last = (f"{w.start + 1}-{w.stop}" for w in windows(cfg["n_fits"]))
+    early, late = windows(cfg["n_fits"])
     header += ["growth MB", f"growth MB after fit {early.start}"]
-    header += [f"fit s, fits {first}", f"fit s, fits {last}", "late / early"]
+    header += [f"fit s, fits {w.start + 1}-{w.stop}" for w in (early, late)]
+    header += ["late / early"]
     lines = _common.head(
         report,
         "Consecutive fits in one process",

@@ -11,6 +11,20 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
+
+def _python(code, backend, *args):
+    """Run ``code`` in a fresh Python on Keras's ``backend``; return its stdout."""
+    done = subprocess.run(
+        [sys.executable, "-c", code, *map(str, args)],
+        env={**os.environ, "KERAS_BACKEND": backend},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
 _JAX_FIT = textwrap.dedent(
     """
     import keras
@@ -35,15 +49,8 @@ _JAX_FIT = textwrap.dedent(
 def test_jax_backend_fit_predict_reproducible():
     import jax  # noqa: F401 - the test extra installs it: fail, never skip
 
-    env = {**os.environ, "KERAS_BACKEND": "jax"}
-    done = subprocess.run(
-        [sys.executable, "-c", _JAX_FIT],
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    accuracy = float(done.stdout.split("accuracy")[1].split()[0])
+    stdout = _python(_JAX_FIT, "jax")
+    accuracy = float(stdout.split("accuracy")[1].split()[0])
     assert accuracy > 0.7
 
 
@@ -85,14 +92,7 @@ def test_tensorflow_and_jax_train_the_same_model_from_the_same_start(tmp_path):
     results = {}
     for backend in ("tensorflow", "jax"):
         out = tmp_path / f"{backend}.npz"
-        done = subprocess.run(
-            [sys.executable, "-c", _SAME_START, str(start), str(out)],
-            env={**os.environ, "KERAS_BACKEND": backend},
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert done.returncode == 0, done.stderr[-3000:]
+        _python(_SAME_START, backend, start, out)
         with np.load(out) as result:
             results[backend] = {k: result[k] for k in result.files}
     tf_run, jax_run = results["tensorflow"], results["jax"]
@@ -133,15 +133,7 @@ def test_samples_the_network_is_surely_wrong_about_are_still_learned(backend):
     (what Keras's JAX backend does for a softmax output) half of these samples
     would cost a constant -log(1e-7) = 16.1 with no gradient, and the other half
     nothing: the mean loss would be 8.06 and the bias would not move."""
-    done = subprocess.run(
-        [sys.executable, "-c", _CONFIDENTLY_WRONG],
-        env={**os.environ, "KERAS_BACKEND": backend},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = json.loads(_python(_CONFIDENTLY_WRONG, backend).strip().splitlines()[-1])
     # Half the samples cost about 40 each, the other half about 0.
     assert result["loss"] == pytest.approx(20.0, abs=1.0)
     # One Adam step moved the bias towards class 1 by about the learning rate.
