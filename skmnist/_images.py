@@ -186,9 +186,11 @@ def load_digit_image(path, *, invert="auto"):
 
     Parameters
     ----------
-    path : str or path-like
+    path : str, path-like or binary file object
         The file. A name ending in ``.npy`` (any case) is read as a NumPy
-        array (never unpickling), anything else as an image.
+        array (never unpickling), anything else as an image. A file object
+        open for binary reading (such as ``io.BytesIO(png_bytes)``) is read as
+        an image, and named in messages by its ``name`` attribute, if any.
 
     invert : {"auto", True, False}, default="auto"
         For images: whether to invert the gray levels; see
@@ -230,10 +232,13 @@ def load_digit_image(path, *, invert="auto"):
     >>> load_digit_image(path).shape
     (3, 28, 28)
     """
+    if hasattr(path, "read"):
+        name = str(getattr(path, "name", "image"))
+        return digit_to_mnist(_read_gray(path, name), invert=invert, name=name)
     path = os.fspath(path)
     if str(path).lower().endswith(".npy"):
         return _load_npy(path)
-    return digit_to_mnist(_read_gray(path), invert=invert, name=str(path))
+    return digit_to_mnist(_read_gray(path, str(path)), invert=invert, name=str(path))
 
 
 def _blank(name):
@@ -334,8 +339,9 @@ class _TooLarge(ValueError):
     """An image with more pixels than MAX_PIXELS."""
 
 
-def _read_gray(path):
-    """Read an image file as a 2-D float array of gray levels 0-255.
+def _read_gray(path, name):
+    """Read an image file (a path or a binary file object, called `name` in
+    messages) as a 2-D float array of gray levels 0-255.
 
     Pictures larger than `WORK_SIDE` are shrunk before they become floats.
     """
@@ -349,33 +355,33 @@ def _read_gray(path):
 
     try:
         with Image.open(path) as image:
-            return _decode_gray(image, path)
+            return _decode_gray(image, name)
     except _TooLarge:
         raise
     except Image.DecompressionBombError as exc:
-        raise _too_large(path, exc) from exc
+        raise _too_large(name, exc) from exc
     except UnidentifiedImageError as exc:
         raise ValueError(
-            f"{path}: not an image file that Pillow can read (PNG, JPEG, BMP, "
+            f"{name}: not an image file that Pillow can read (PNG, JPEG, BMP, "
             "GIF, TIFF, ...); digit arrays must be saved as .npy."
         ) from exc
     except OSError as exc:
         if getattr(exc, "filename", None) is not None or exc.errno is not None:
             raise  # the file cannot be opened at all (permissions, a folder, ...)
-        raise ValueError(f"{path}: the image cannot be decoded: {exc}") from exc
+        raise ValueError(f"{name}: the image cannot be decoded: {exc}") from exc
     except (ValueError, SyntaxError) as exc:
-        raise ValueError(f"{path}: the image cannot be decoded: {exc}") from exc
+        raise ValueError(f"{name}: the image cannot be decoded: {exc}") from exc
 
 
-def _too_large(path, detail):
+def _too_large(name, detail):
     return _TooLarge(
-        f"{path}: the image is too large to read: {detail}. Digit images of up "
+        f"{name}: the image is too large to read: {detail}. Digit images of up "
         f"to {MAX_PIXELS:,} pixels (about {MAX_PIXELS / 1e6:.0f} megapixels) are "
         "read; crop the picture to the digit, or shrink it, first."
     )
 
 
-def _decode_gray(image, path):
+def _decode_gray(image, name):
     """Gray levels 0-255 of an opened, not yet decoded, Pillow image."""
     from PIL import Image, ImageOps
 
@@ -383,7 +389,7 @@ def _decode_gray(image, path):
     image.draft("L", (WORK_SIDE, WORK_SIDE))
     width, height = image.size
     if width * height > MAX_PIXELS:
-        raise _too_large(path, f"{width} x {height} pixels")
+        raise _too_large(name, f"{width} x {height} pixels")
 
     # Decode in the image's own 1 to 4 bytes per pixel, then shrink by a whole
     # factor, averaging blocks of pixels (anti-aliased, unlike "1" and "P"

@@ -1,6 +1,7 @@
 """Tests of skmnist._images: pictures of digits -> MNIST's 28 x 28 uint8 images."""
 
 import doctest
+import io
 import os
 import struct
 import subprocess
@@ -80,6 +81,20 @@ def test_drawn_digit_becomes_an_mnist_image(seven_png):
     # Centred by mass at (14, 14), as MNIST's digits are.
     row, col = center_of_mass(digit)
     assert abs(row - 14) <= 1 and abs(col - 14) <= 1
+
+
+def test_an_image_file_object_reads_as_its_file(seven_png):
+    """Bytes in memory (an upload, say) convert as the same picture on disk."""
+    picture = io.BytesIO(seven_png.read_bytes())
+    np.testing.assert_array_equal(
+        load_digit_image(picture), load_digit_image(seven_png)
+    )
+    garbage = io.BytesIO(b"not a picture")
+    garbage.name = "upload.png"
+    with pytest.raises(ValueError, match="upload.png: not an image file"):
+        load_digit_image(garbage)
+    with pytest.raises(ValueError, match="^image: the image cannot be decoded"):
+        load_digit_image(io.BytesIO(seven_png.read_bytes()[:200]))
 
 
 def test_aspect_ratio_is_kept():

@@ -8,17 +8,16 @@ here knows about HTTP frameworks, so it is tested on plain bytes.
 import io
 import json
 import math
-import tempfile
 
 import numpy as np
 
 from .. import load_digit_image
 
-# Media type of an image body -> (Pillow's format name, file suffix).
+# Media type of an image body -> Pillow's format name.
 IMAGE_TYPES = {
-    "image/png": ("PNG", ".png"),
-    "image/jpeg": ("JPEG", ".jpg"),
-    "image/jpg": ("JPEG", ".jpg"),  # not registered, but sent by some clients
+    "image/png": "PNG",
+    "image/jpeg": "JPEG",
+    "image/jpg": "JPEG",  # not registered, but sent by some clients
 }
 JSON_TYPE = "application/json"
 ACCEPTED = "image/png, image/jpeg or application/json"
@@ -95,7 +94,7 @@ def picture_pixels(body, kind):
     from PIL import Image
 
     try:
-        with Image.open(io.BytesIO(body), formats=[IMAGE_TYPES[kind][0]]) as image:
+        with Image.open(io.BytesIO(body), formats=[IMAGE_TYPES[kind]]) as image:
             width, height = image.size
     except Exception:  # images_from_body says what is wrong
         return None
@@ -106,7 +105,7 @@ def _image_from_picture(body, kind, *, max_pixels):
     """One MNIST image from a PNG or JPEG body, as ``skmnist predict`` reads it."""
     from PIL import Image, UnidentifiedImageError
 
-    pil_format, suffix = IMAGE_TYPES[kind]
+    pil_format = IMAGE_TYPES[kind]
     name = f"the {pil_format} image"
     # Image.open reads only the header: the size is known before any decoding.
     try:
@@ -129,16 +128,15 @@ def _image_from_picture(body, kind, *, max_pixels):
             f"{max_pixels:,} pixels are accepted: scale it down (a digit is "
             "read at 28x28).",
         )
-    # load_digit_image reads files: the same conversion as `skmnist predict`.
-    with tempfile.NamedTemporaryFile(prefix="skmnist-serve-", suffix=suffix) as file:
-        file.write(body)
-        file.flush()
-        try:
-            return load_digit_image(file.name)
-        except ValueError as exc:
-            message = str(exc).replace(f"{file.name}: ", "").replace(file.name, name)
-            status = 422 if "blank" in message else 400
-            raise BadRequest(status, message) from exc
+    # The same conversion as `skmnist predict`, from the body in memory.
+    picture = io.BytesIO(body)
+    picture.name = name
+    try:
+        return load_digit_image(picture)
+    except ValueError as exc:
+        message = str(exc).removeprefix(f"{name}: ")
+        status = 422 if "blank" in message else 400
+        raise BadRequest(status, message) from exc
 
 
 def _reject_constant(name):
