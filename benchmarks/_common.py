@@ -48,6 +48,11 @@ def cpu():
     return info.get("model name", model), flags
 
 
+def loadavg():
+    """The 1, 5 and 15 minute load averages."""
+    return [round(v, 2) for v in os.getloadavg()]
+
+
 def machine():
     """The machine block of every result file."""
     model, flags = cpu()
@@ -64,7 +69,7 @@ def machine():
         "cpu_count": os.cpu_count(),
         "cpus_usable": len(os.sched_getaffinity(0)),
         "platform": platform.platform(),
-        "loadavg": [round(v, 2) for v in os.getloadavg()],
+        "loadavg": loadavg(),
         "environment": {k: os.environ[k] for k in env if k in os.environ},
         "versions": versions,
     }
@@ -225,7 +230,6 @@ def parser(doc):
     parser.add_argument("--small", action="store_true", help="smoke-test size")
     parser.add_argument("--out", default=RESULTS, help="folder for the results")
     parser.add_argument("--timeout", type=float, default=3600, help="s per process")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
     return parser
 
 
@@ -247,7 +251,7 @@ def start(script, argv):
 
 def finish(report, t0, out, stem, markdown):
     """Complete and write ``report``; the exit status: 1 if a measurement failed."""
-    report["machine"]["loadavg_end"] = machine()["loadavg"]
+    report["machine"]["loadavg_end"] = loadavg()
     report["duration_s"] = time.perf_counter() - t0
     report["failures"] = [
         {"name": r["name"], "seed": r.get("seed"), "error": r["error"]}
