@@ -12,6 +12,7 @@ import json
 import os
 import pickle
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
@@ -865,6 +866,14 @@ def test_arrays_that_disagree_with_their_headers_or_the_network_are_refused(
     members = {f"{key}.npy": _npy(array) for key, array in arrays.items()}
     members["logits/bias.npy"] = npy.getvalue()
     refused("numeric .npy of its size", _zip(members))
+    # The same header, with the zip's directory claiming the member is that large
+    # too: refused on the total, which no file of this size can hold.
+    forged = bytearray(_zip(members))
+    entry = forged.find(b"logits/bias.npy", forged.find(b"PK\x01\x02")) - 46
+    header_size = len(npy.getvalue()) - arrays["logits/bias"].nbytes
+    n_bytes = header_size + 4 * 900_000_000  # the data the header claims
+    struct.pack_into("<II", forged, entry + 20, n_bytes, n_bytes)
+    refused(r"its arrays claim 36\d{8} bytes, over its size", bytes(forged))
     # Compressed, or pickled objects.
     refused("numeric .npy of its size", _npz_compressed(arrays))
     objects = {**arrays, "logits/bias": np.array([None, 1, 2], dtype=object)}
