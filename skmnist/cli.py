@@ -330,12 +330,13 @@ def _run_train(args):
 
 
 def _run_evaluate(args):
+    import numpy as np
     from sklearn.metrics import classification_report
 
     from . import evaluate_model
 
+    model = _load_model(args.model)  # a wrong path fails before any download
     X_test, y_test = _load_data(args, "test")
-    model = _load_model(args.model)
     X_test = _as_model_input(model, X_test)
     metrics = evaluate_model(model, X_test, y_test)
     source = "the packaged sample of MNIST" if args.sample else "MNIST"
@@ -343,10 +344,15 @@ def _run_evaluate(args):
     print(f"accuracy:  {metrics['accuracy']:.4f}")
     print(f"log loss:  {metrics['log_loss']:.4f}")
     print()
+    # Rebuilt from the confusion matrix, not from a second pass of the model:
+    # one (true, predicted) pair per count.
+    counts = np.asarray(metrics["confusion_matrix"])
+    true, predicted = np.nonzero(counts)
+    n = counts[true, predicted]
     print(
         classification_report(
-            y_test,
-            model.predict(X_test),
+            np.repeat(model.classes_[true], n),
+            np.repeat(model.classes_[predicted], n),
             labels=model.classes_,
             digits=4,
             zero_division=0,
@@ -474,18 +480,19 @@ def _check_file_can_be_written(path):
 
 
 def _check_report_dir(folder):
+    from ._plotting import _check_matplotlib
+
+    # Before the folder is made: a missing matplotlib leaves nothing behind.
+    try:
+        _check_matplotlib("--report-dir")
+    except ImportError as exc:
+        raise CommandError(str(exc)) from None
     target = f"the report to {folder}"
     try:
         os.makedirs(folder, exist_ok=True)
     except OSError as exc:
         raise CommandError(f"cannot write {target}: {_reason(exc)}") from None
     _probe(folder, target)
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        raise CommandError(
-            "--report-dir needs matplotlib: pip install 'skmnist[plot]'"
-        ) from None
 
 
 def _probe(folder, target):

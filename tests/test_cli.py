@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 from _http_server import Reply, ScriptedServer
 from PIL import Image
+from sklearn.metrics import classification_report
 
 import skmnist
 from skmnist import cli, load_mnist_sample
@@ -506,7 +507,7 @@ def test_bare_classifier_model_file(trained, pipe, tmp_path, capsys, sample_test
 # -- evaluate --------------------------------------------------------------------------
 
 
-def test_evaluate_on_the_sample(trained, metrics, capsys):
+def test_evaluate_on_the_sample(trained, metrics, pipe, sample_test, capsys):
     status, out, err = run_main(capsys, "evaluate", trained.model, "--sample")
     assert status == 0, err
     assert re.search(rf"^accuracy: +{metrics['accuracy']:.4f}$", out, re.M)
@@ -515,6 +516,22 @@ def test_evaluate_on_the_sample(trained, metrics, capsys):
     for label in range(10):
         assert re.search(rf"^ +{label}( +[01]\.\d{{4}}){{3}} +\d+$", out, re.M)
     assert "macro avg" in out and "weighted avg" in out
+    # The very report scikit-learn makes from the model's predictions.
+    X_test, y_test = sample_test
+    report = classification_report(
+        y_test, pipe.predict(X_test), labels=pipe.classes_, digits=4, zero_division=0
+    )
+    assert report in out
+
+
+def test_report_dir_without_matplotlib_fails_first(
+    capsys, monkeypatch, no_training, tmp_path
+):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib fails
+    report = tmp_path / "report"
+    status, out, err = run_main(capsys, "train", "--sample", "--report-dir", report)
+    assert_one_error_line(status, err, "--report-dir", "skmnist[plot]")
+    assert out == "" and not report.exists()
 
 
 # -- fetch -----------------------------------------------------------------------------
@@ -615,13 +632,6 @@ def test_usage_errors_and_version(capsys):
     assert status == 2 and "invalid int value" in err
     status, out, _ = run_main(capsys, "--version")
     assert status == 0 and re.fullmatch(r"skmnist \d+\.\d+\.\d+.*\n", out)
-
-
-@pytest.mark.realdata
-def test_environment_is_restored(capsys, monkeypatch, data_home):
-    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
-    assert run_main(capsys, "fetch", "--data-home", data_home)[0] == 0
-    assert "TF_CPP_MIN_LOG_LEVEL" not in os.environ
 
 
 def test_console_script_help():
