@@ -357,7 +357,7 @@ def _restore(manifest, blob, size):
 
 
 def _restore_classifier(spec, blob, shapes, size):
-    from ._classifier import MNISTClassifier, keras
+    from ._classifier import MNISTClassifier, _check_class_weight, keras
 
     params = dict(_get(spec, "params", dict))
     optimizer = params.get("optimizer")
@@ -380,6 +380,7 @@ def _restore_classifier(spec, blob, shapes, size):
     ok = isinstance(classes, np.ndarray) and classes.ndim == 1
     ok = ok and type(n_features) is int and n_features > 0
     _require(ok, "its classes_ or n_features_in_ are wrong")
+    _check_class_weight(clf.class_weight, classes)  # as fit checks it
 
     # Every parameter that sizes the network, against the arrays' headers.
     weights = [(key, shape) for key, shape in shapes.items() if "state/" not in key]

@@ -6,6 +6,8 @@ must mean the real-data checks ran.
 """
 
 import os
+import shutil
+import sysconfig
 
 import numpy as np
 import pytest
@@ -60,3 +62,18 @@ def serve_model_path(tmp_path_factory):
     path = tmp_path_factory.mktemp("serve") / "digits.skmnist"
     save_model(pipe, path)
     return path
+
+
+@pytest.fixture(scope="session")
+def skmnist_command():
+    """The ``skmnist`` console script of this Python's installation, as argv."""
+    name = "skmnist.exe" if os.name == "nt" else "skmnist"
+    path = os.path.join(sysconfig.get_path("scripts"), name)
+    if not os.path.exists(path):
+        path = shutil.which("skmnist")
+    if path is None:
+        pytest.fail(
+            "the skmnist console script is not installed: pip install -e . "
+            "(pyproject.toml declares [project.scripts] skmnist)"
+        )
+    return [path]

@@ -14,7 +14,6 @@ import re
 import shutil
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import types
 
@@ -33,20 +32,6 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 PREDICTION = re.compile(r"^(?P<name>.+): (?P<label>\d) \(p=(?P<p>[01]\.\d\d)\)$")
 # A folder that no one may write into, root included (sysfs takes no new files).
 UNWRITABLE_FOLDER = "/sys"
-
-
-def console_script():
-    """The ``skmnist`` console script of this Python's installation."""
-    name = "skmnist.exe" if os.name == "nt" else "skmnist"
-    path = os.path.join(sysconfig.get_path("scripts"), name)
-    if not os.path.exists(path):
-        path = shutil.which("skmnist")
-    if path is None:
-        pytest.fail(
-            "the skmnist console script is not installed: pip install -e . "
-            "(pyproject.toml declares [project.scripts] skmnist)"
-        )
-    return [path]
 
 
 def run_main(capsys, *argv):
@@ -126,12 +111,12 @@ def no_training(monkeypatch):
 
 
 @pytest.mark.slow
-def test_train_console_script(tmp_path):
+def test_train_console_script(tmp_path, skmnist_command):
     # As from a shell, where TF_CPP_MIN_LOG_LEVEL is unset (importing Keras in
     # this process sets it).
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     result = subprocess.run(
-        [*console_script(), "train", "--sample", "--epochs", "2"]
+        [*skmnist_command, "train", "--sample", "--epochs", "2"]
         + ["--hidden-size", "8", "--random-state", "0"],
         cwd=tmp_path,
         env=env,
@@ -634,9 +619,9 @@ def test_usage_errors_and_version(capsys):
     assert status == 0 and re.fullmatch(r"skmnist \d+\.\d+\.\d+.*\n", out)
 
 
-def test_console_script_help():
+def test_console_script_help(skmnist_command):
     result = subprocess.run(
-        [*console_script(), "--help"], capture_output=True, text=True, timeout=120
+        [*skmnist_command, "--help"], capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("usage: skmnist")

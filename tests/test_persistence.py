@@ -787,6 +787,14 @@ def test_format_versions_other_than_2_are_refused(saved, tmp_path):
             "array of dtype",
         ),
         (_set("classifier", "fitted", "classes_", "dtype", "<M8[s]"), "array of dtype"),
+        (
+            _set("classifier", "params", "class_weight", [["z", 1.0]]),
+            r"class_weight has keys \['z'\] that are not classes",
+        ),
+        (
+            _set("classifier", "params", "class_weight", [["a", -1.0]]),
+            "class_weight values must be finite numbers >= 0",
+        ),
         (_set("classifier", "fitted", "n_features_in_", 9), "n_features_in_=9"),
         (_set("classifier", "fitted", "n_features_in_", 0), "n_features_in_ are wrong"),
         (_set("classifier", "fitted", "feature_names_in_", ["x"]), "feature_names_in_"),

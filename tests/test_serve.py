@@ -16,7 +16,6 @@ import socket
 import struct
 import subprocess
 import sys
-import sysconfig
 import threading
 import time
 import zlib
@@ -444,7 +443,7 @@ def test_limits_are_configurable(pipe):
 # -- the model --------------------------------------------------------------------
 
 
-def test_joblib_and_pickle_files_are_never_loaded(pipe, tmp_path, monkeypatch):
+def test_joblib_and_pickle_files_are_never_loaded(tmp_path, monkeypatch):
     path = tmp_path / "model.joblib"
     joblib.dump({"harmless": True}, path)
     loads = []
@@ -565,20 +564,10 @@ def test_real_server_answers_concurrent_clients_correctly(
         assert http.get("/health").json()["status"] == "ok"
 
 
-def _console_script():
-    name = "skmnist.exe" if os.name == "nt" else "skmnist"
-    path = os.path.join(sysconfig.get_path("scripts"), name)
-    if not os.path.exists(path):
-        path = shutil.which("skmnist")
-    if path is None:
-        pytest.fail("the skmnist console script is not installed: pip install -e .")
-    return path
-
-
 @pytest.mark.slow
-def test_skmnist_serve_command(serve_model_path, digits):
+def test_skmnist_serve_command(serve_model_path, digits, skmnist_command):
     X, y = digits
-    command = [_console_script(), "serve", str(serve_model_path), "--port", "0"]
+    command = [*skmnist_command, "serve", str(serve_model_path), "--port", "0"]
     env = {"PYTHONPATH": str(ROOT)}  # this checkout's skmnist, installed or not
     with serve_command(command, env=env) as served:
         assert served.stdout[0].startswith(f"skmnist serve: {serve_model_path} at ")
