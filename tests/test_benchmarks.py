@@ -147,12 +147,12 @@ def test_run_summary_pairs_repetitions_against_the_faster_floor():
         {"name": "gemm", "rep": 0, "ok": True, "gflops": 400.0},
         {"name": "gemm", "rep": 1, "ok": True, "gflops": 200.0},
         # The machine is twice as slow in repetition 1, for everyone.
-        _fake("a", 0, 40.0),
+        _fake("a", 0, 40.0, predict_s=0.2, peak_rss_mb=500.0),
         _fake("b", 0, 18.0, accuracy=0.9812),
         _fake("d", 0, 18.0, accuracy=0.9785),
         _fake("e-tf", 0, 20.0),
         _fake("e-jax", 0, 15.0, epoch_s=[4.0, 1.0, 1.5]),
-        _fake("a", 1, 80.0),
+        _fake("a", 1, 80.0, predict_s=0.2, peak_rss_mb=500.0),
         _fake("b", 1, 36.0, accuracy=0.9798),
         _fake("d", 1, 36.0, accuracy=0.9771),
         _fake("e-tf", 1, 40.0),
@@ -174,6 +174,11 @@ def test_run_summary_pairs_repetitions_against_the_faster_floor():
     assert targets["accuracy_b_min"]["passed"] is False  # 0.9798 < 0.980
     assert targets["accuracy_gap_d_b"]["value"] == pytest.approx(0.0027)
     assert targets["accuracy_gap_d_b"]["passed"] is False
+    # (b) predicts in half (a)'s time, with twice its memory.
+    assert targets["predict_ratio_b_a"]["value"] == pytest.approx(0.5)
+    assert targets["predict_ratio_b_a"]["passed"] is True
+    assert targets["rss_ratio_b_a"]["value"] == pytest.approx(2.0)
+    assert targets["rss_ratio_b_a"]["passed"] is False
 
     # Without (d) and the floors, their targets cannot be judged.
     summary = run.summarize(runs, ["a", "b"])
@@ -197,3 +202,12 @@ def test_readme_table_takes_the_main_table():
     assert "\n\nMachine: AMD EPYC, 2 of 2 CPUs usable.\n\n| contender" in table
     assert "| (b) | 20 |" in table and "| target |" not in table
     assert (ROOT / "README.md").read_text().count(readme_table.START) == 1
+
+
+def test_fit_loop_times_windows_after_the_warm_up():
+    fit_loop = _load("fit_loop")
+    # Fits 1-20 meet each of the 20 pairs of width and size once, compiling.
+    assert fit_loop.WARMUP == 20
+    assert fit_loop.windows(200) == (slice(20, 40), slice(180, 200))
+    # Short runs (--small) start after their first third.
+    assert fit_loop.windows(15) == (slice(5, 10), slice(10, 15))
