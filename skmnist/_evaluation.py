@@ -4,7 +4,6 @@ This module needs NumPy and scikit-learn only; matplotlib is imported only to
 draw a report's figures.
 """
 
-import contextlib
 import io
 import json
 import os
@@ -174,32 +173,31 @@ def _write_report(folder, metrics, X, y, y_pred, labels, n_digits):
     """Draw the figures, then write them and metrics.json into `folder`."""
     import matplotlib.pyplot as plt
 
+    from ._persistence import _write_atomically
     from ._plotting import plot_confusion_matrix, plot_digits, plot_learning_curves
 
-    figures = {
-        "confusion_matrix.png": plot_confusion_matrix(y, y_pred, labels),
-        "misclassified.png": plot_digits(X, y, y_pred, n=n_digits),
-    }
-    if metrics["history"]:
-        figures["learning_curves.png"] = plot_learning_curves(metrics["history"])
     files = {"metrics.json": (json.dumps(metrics, indent=2) + "\n").encode()}
-    for name, figure in figures.items():
-        buffer = io.BytesIO()
-        try:
+    figures = []
+    try:
+        figures.append(
+            ("confusion_matrix.png", plot_confusion_matrix(y, y_pred, labels))
+        )
+        figures.append(("misclassified.png", plot_digits(X, y, y_pred, n=n_digits)))
+        if metrics["history"]:
+            figures.append(
+                ("learning_curves.png", plot_learning_curves(metrics["history"]))
+            )
+        for name, figure in figures:
+            buffer = io.BytesIO()
             figure.savefig(buffer, format="png", dpi=100)
-        finally:
+            files[name] = buffer.getvalue()
+    finally:
+        for _, figure in figures:
             plt.close(figure)
-        files[name] = buffer.getvalue()
     os.makedirs(folder, exist_ok=True)
+    # Each file whole or not at all: a full disk leaves the previous one as it was.
     for name, data in files.items():
-        path = os.path.join(folder, name)
-        try:
-            with open(path, "wb") as file:
-                file.write(data)
-        except BaseException:  # a full disk: no truncated file left behind
-            with contextlib.suppress(OSError):
-                os.remove(path)
-            raise
+        _write_atomically(os.path.join(folder, name), data)
 
 
 def _plain(value):

@@ -181,11 +181,26 @@ def test_a_report_without_matplotlib_fails_first(pipe, sample, tmp_path, monkeyp
     assert not (tmp_path / "r").exists()
 
 
-def test_a_full_disk_leaves_no_truncated_file(pipe, sample, tmp_path):
+def test_a_full_disk_leaves_no_truncated_file(pipe, sample, tmp_path, monkeypatch):
     _, _, X_test, y_test = sample
-    # Writing to /dev/full fails as a full disk does (ENOSPC).
-    os.symlink("/dev/full", tmp_path / "misclassified.png")
+    fsync = os.fsync
+
+    def full_disk(fd):  # the disk fills up while misclassified.png is written
+        if "misclassified.png" in os.readlink(f"/proc/self/fd/{fd}"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", full_disk)
     with pytest.raises(OSError) as raised:
-        evaluate_model(pipe, X_test, y_test, report_dir=tmp_path)
+        evaluate_model(pipe, X_test, y_test, report_dir=tmp_path / "new")
     assert raised.value.errno == errno.ENOSPC
-    assert "misclassified.png" not in os.listdir(tmp_path)
+    assert "misclassified.png" not in os.listdir(tmp_path / "new")
+    # Over an earlier report, the earlier file stays whole; no temporary is left.
+    monkeypatch.setattr(os, "fsync", fsync)
+    evaluate_model(pipe, X_test[:50], y_test[:50], report_dir=tmp_path / "old")
+    before = (tmp_path / "old" / "misclassified.png").read_bytes()
+    monkeypatch.setattr(os, "fsync", full_disk)
+    with pytest.raises(OSError, match="No space"):
+        evaluate_model(pipe, X_test, y_test, report_dir=tmp_path / "old")
+    assert (tmp_path / "old" / "misclassified.png").read_bytes() == before
+    assert not [n for n in os.listdir(tmp_path / "old") if n.endswith(".tmp")]
