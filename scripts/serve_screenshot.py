@@ -122,14 +122,17 @@ def draw(driver, strokes, step=6):
 
 
 def wait_until_idle(driver, predictions, timeout=30):
-    """Wait until the page has shown at least `predictions` predictions and has
-    no request in flight."""
+    """Wait until the page has shown at least `predictions` predictions, has no
+    request in flight, and has finished moving its bars (a CSS transition of
+    0.15 s follows each prediction: read or photographed before it ends, the
+    bars are still growing)."""
     from selenium.webdriver.support.ui import WebDriverWait
 
     WebDriverWait(driver, timeout).until(
         lambda d: d.execute_script(
             "const b = document.body.dataset;"
-            "return Number(b.predictions || 0) >= arguments[0] && b.busy === 'no';",
+            "return Number(b.predictions || 0) >= arguments[0] && b.busy === 'no'"
+            " && document.getAnimations().length === 0;",
             predictions,
         )
     )
