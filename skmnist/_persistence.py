@@ -17,6 +17,8 @@ import zipfile
 
 import numpy as np
 
+from ._errors import UserError
+
 __all__ = ["ModelFileError", "load_model", "save_model"]
 
 FORMAT_NAME, FORMAT_VERSION = "skmnist-model", 2
@@ -36,7 +38,7 @@ _FILE_ERRORS = (ValueError, TypeError, LookupError, ArithmeticError, EOFError)
 _FILE_ERRORS += (RuntimeError, zipfile.BadZipFile)
 
 
-class ModelFileError(ValueError):
+class ModelFileError(UserError, ValueError):
     """A file that :func:`load_model` cannot load: damaged, foreign or inconsistent.
 
     Its ``path`` and ``problem`` attributes name the file and what is wrong with it.

@@ -6,10 +6,12 @@ import warnings
 import keras
 import numpy as np
 
+from ._errors import UserError
+
 __all__ = ["TrainingDiverged", "train"]
 
 
-class TrainingDiverged(ValueError):
+class TrainingDiverged(UserError, ValueError):
     """The training loss became NaN or infinite."""
 
 

@@ -30,13 +30,11 @@ import time
 import warnings
 
 from . import __version__
+from ._errors import UserError
 
 __all__ = ["main"]
 
 PROG = "skmnist"
-# Model files with these extensions are pickles, read and written with joblib.
-PICKLE_EXTENSIONS = (".joblib", ".pkl", ".pickle")
-MNIST_PIXELS = 28 * 28
 
 # MNISTClassifier's parameters that `train` takes as options: argparse type,
 # metavar, help. The defaults are the classifier's own: an option not given is
@@ -63,7 +61,7 @@ _TRUST_WARNING = (
 )
 
 
-class CommandError(Exception):
+class CommandError(UserError):
     """A command line that cannot be carried out, reported as one line on stderr."""
 
 
@@ -115,9 +113,8 @@ def main(argv=None):
 
 
 def _is_users_to_fix(exc):
-    if isinstance(exc, OSError) or any(
-        kind.__module__.partition(".")[0] == "skmnist" for kind in type(exc).__mro__
-    ):
+    # OSError: a file or folder the user named (its message names it).
+    if isinstance(exc, (UserError, OSError)):
         return True
     from ._fixes import InvalidParameterError
 
@@ -337,8 +334,7 @@ def _run_evaluate(args):
 
     model = _load_model(args.model)  # a wrong path fails before any download
     X_test, y_test = _load_data(args, "test")
-    X_test = _as_model_input(model, X_test)
-    metrics = evaluate_model(model, X_test, y_test)
+    metrics = evaluate_model(model.estimator, model.to_input(X_test), y_test)
     source = "the packaged sample of MNIST" if args.sample else "MNIST"
     print(f"{args.model} on {len(X_test)} test images of {source}")
     print(f"accuracy:  {metrics['accuracy']:.4f}")
@@ -381,7 +377,7 @@ def _run_predict(args):
             names.extend(f"{path}[{i}]" for i in range(len(digits)))
             images.append(digits)
     model = _load_model(args.model)
-    proba = model.predict_proba(_as_model_input(model, np.concatenate(images)))
+    proba = model.predict_proba(np.concatenate(images))
     best = proba.argmax(axis=1)
     for name, row, k in zip(names, proba, best, strict=True):
         print(f"{name}: {model.classes_[k]} (p={row[k]:.2f})")
@@ -506,7 +502,9 @@ def _probe(folder, target):
 
 
 def _save(pipe, path):
-    if _is_pickle(path):
+    from ._image_model import is_pickle
+
+    if is_pickle(path):
         import joblib
 
         joblib.dump(pipe, path)
@@ -516,68 +514,11 @@ def _save(pipe, path):
         save_model(pipe, path)
 
 
-def _is_pickle(path):
-    return os.fspath(path).lower().endswith(PICKLE_EXTENSIONS)
-
-
 def _load_model(path):
-    """The fitted skmnist pipeline or MNISTClassifier in the file at `path`."""
-    if not os.path.exists(path):
-        raise CommandError(f"{path}: no such model file")
-    if os.path.isdir(path):
-        raise CommandError(f"{path} is a folder, not a model file")
-    from sklearn.exceptions import NotFittedError
-    from sklearn.pipeline import Pipeline
-    from sklearn.utils.validation import check_is_fitted
+    """The fitted skmnist model in the file at `path`, taking 0-255 images."""
+    from ._image_model import load_image_model
 
-    from . import MNISTClassifier, load_model
-
-    if _is_pickle(path):
-        import joblib
-
-        try:
-            model = joblib.load(path)
-        except OSError:
-            raise
-        except Exception as exc:  # unpickling someone's file fails in many ways
-            raise CommandError(
-                f"{path} is not a model written with joblib.dump "
-                f"({type(exc).__name__}: {exc})"
-            ) from exc
-    else:
-        model = load_model(path)
-
-    what = (
-        "a fitted skmnist model (a make_mnist_pipeline() pipeline or MNISTClassifier)"
-    )
-    final = model[-1] if isinstance(model, Pipeline) and len(model) else model
-    if not isinstance(final, MNISTClassifier):
-        kind = type(model).__qualname__
-        raise CommandError(f"{path} holds a {kind} object, not {what}")
-    try:
-        check_is_fitted(model)
-    except NotFittedError:
-        raise CommandError(f"{path} holds an unfitted model, not {what}") from None
-    n_features = getattr(model, "n_features_in_", None)
-    if n_features != MNIST_PIXELS:
-        raise CommandError(
-            f"{path} holds a model fitted on {n_features} features, not on "
-            "MNIST's 28x28 images"
-        )
-    return model
-
-
-def _as_model_input(model, images):
-    """MNIST images (uint8, 0 to 255) as `model` takes them.
-
-    A pipeline takes them as they are; a bare MNISTClassifier takes what
-    make_mnist_pipeline's FlattenScaler gives it: rows of pixels in [0, 1].
-    """
-    from . import FlattenScaler, MNISTClassifier
-
-    if isinstance(model, MNISTClassifier):
-        return FlattenScaler(scale=255).fit_transform(images)
-    return images
+    return load_image_model(path, allow_pickle=True)
 
 
 def _reason(exc):

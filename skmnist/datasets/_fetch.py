@@ -31,6 +31,7 @@ try:
 except ImportError:  # Windows, where an open file cannot be deleted: lock enough
     fcntl = None
 
+from .._errors import UserError
 from ._base import check_subset, make_bunch
 from ._readers import IDX_FILENAMES, NPZ_FILENAME, read_folder, read_npz
 
@@ -47,7 +48,7 @@ _PART_PREFIX = f".{NPZ_FILENAME}."
 _PART_SUFFIX = ".part"
 
 
-class MNISTFetchError(OSError):
+class MNISTFetchError(UserError, OSError):
     """MNIST is neither in the cache folder nor downloadable.
 
     The message names the cache folder, every URL tried and why it failed, and

@@ -14,6 +14,8 @@ import zlib
 
 import numpy as np
 
+from .._errors import UserError
+
 IMAGE_SHAPE = (28, 28)
 MNIST_SIZES = {"train": 60_000, "test": 10_000}
 NPZ_FILENAME = "mnist.npz"
@@ -28,7 +30,7 @@ IDX_LABELS_MAGIC = 0x0801  # 2049
 _SPLIT_NAMES = {"train": "training", "test": "test"}
 
 
-class MNISTFormatError(ValueError):
+class MNISTFormatError(UserError, ValueError):
     """A file that should hold MNIST does not: bad format, shape, dtype or labels.
 
     The message names the file and what is wrong with it.

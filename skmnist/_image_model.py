@@ -1,0 +1,237 @@
+"""A fitted model as the command line and the service use it: digits in, classes out.
+
+The one home of three things that the ``skmnist`` command, ``skmnist serve``
+and any reader of saved models share: which file names are pickles, how a
+model file is opened for predicting digits, and the conversion of MNIST images
+(0-255 pixels, light ink on black) into the model's own input convention: the
+``scale_`` its :class:`~skmnist.FlattenScaler` learned or was given, or, for a
+bare :class:`~skmnist.MNISTClassifier`, the [0, 1] rows that
+:func:`~skmnist.make_mnist_pipeline` feeds it.
+"""
+
+import os
+import stat
+
+import numpy as np
+
+from ._errors import UserError
+
+__all__ = ["PICKLE_SUFFIXES", "ImageModel", "as_image_model", "is_pickle"]
+
+# Model files with these name endings are pickles, read and written with joblib.
+PICKLE_SUFFIXES = (".joblib", ".pkl", ".pickle")
+MNIST_SHAPE = (28, 28)
+MNIST_PIXELS = 28 * 28
+_WHAT = "a fitted skmnist model (a make_mnist_pipeline() pipeline or MNISTClassifier)"
+
+
+class NotAnImageModel(UserError, ValueError):
+    """A model, or a model file, that cannot read MNIST digits."""
+
+
+class _NotAModel(NotAnImageModel, TypeError):
+    """An object of a kind that is no model of digits at all."""
+
+
+def is_pickle(path):
+    """Whether a model file of this name is a pickle (read with joblib)."""
+    return os.fspath(path).lower().endswith(PICKLE_SUFFIXES)
+
+
+def check_model_path(path):
+    """Refuse, before reading, a model path that is not an existing regular file.
+
+    A FIFO would block the reader and a device would be read without end: only
+    regular files (or links to them) are model files.
+    """
+    path = os.fspath(path)
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise FileNotFoundError(2, "no such model file", path) from None
+    if stat.S_ISDIR(mode):
+        raise NotAnImageModel(f"{path} is a folder, not a model file")
+    if not stat.S_ISREG(mode):
+        raise NotAnImageModel(
+            f"{path} is {_file_kind(mode)}, not a model file: give the path of a "
+            "file written by skmnist train --out or skmnist.save_model"
+        )
+    return path
+
+
+def load_image_model(path, *, allow_pickle):
+    """Load a model file and check that it reads MNIST digits.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A file written by :func:`skmnist.save_model` (or, with `allow_pickle`,
+        by ``joblib.dump``).
+    allow_pickle : bool
+        Whether a name ending in .joblib, .pkl or .pickle is unpickled: that
+        runs code stored in the file, so only the command line, for files its
+        user names, allows it.
+
+    Returns
+    -------
+    model : ImageModel
+    """
+    from ._persistence import ModelFileError, load_model
+
+    if is_pickle(path) and not allow_pickle:  # refused whether it exists or not
+        raise ModelFileError(
+            path,
+            "only pickle-free .skmnist files written by skmnist.save_model are "
+            "read here, never a joblib or pickle file (loading one runs code "
+            "stored in it). Convert it once, in a session that trusts it: "
+            "skmnist.save_model(joblib.load(path), 'model.skmnist')",
+        )
+    path = check_model_path(path)
+    if not is_pickle(path):
+        return as_image_model(load_model(path), name=path)
+    import joblib
+
+    try:
+        model = joblib.load(path)
+    except OSError:
+        raise
+    except Exception as exc:  # unpickling someone's file fails in many ways
+        raise NotAnImageModel(
+            f"{path} is not a model written with joblib.dump "
+            f"({type(exc).__name__}: {exc})"
+        ) from exc
+    return as_image_model(model, name=path)
+
+
+def as_image_model(estimator, *, name=None, strict=True):
+    """Wrap a fitted estimator so that it takes MNIST images of 0-255 pixels.
+
+    Parameters
+    ----------
+    estimator : estimator
+        A fitted :func:`~skmnist.make_mnist_pipeline` pipeline (any pipeline
+        whose first step is a FlattenScaler) or :class:`~skmnist.MNISTClassifier`;
+        with ``strict=False``, any fitted classifier whose ``predict_proba``
+        takes images of shape (n, 28, 28) with pixel values 0-255.
+    name : str, default=None
+        What messages call the model (its file's name).
+    strict : bool, default=True
+        Whether the estimator must be a skmnist model.
+
+    Returns
+    -------
+    model : ImageModel
+
+    Raises
+    ------
+    NotAnImageModel
+        If the estimator is not fitted, not of a kind that reads digits, or was
+        fitted on another number of features than 28x28.
+    """
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    from ._classifier import MNISTClassifier
+
+    name = name or "the model"
+    steps = getattr(estimator, "steps", None)
+    final = steps[-1][1] if steps else estimator
+    if not (hasattr(estimator, "predict_proba") and hasattr(estimator, "get_params")):
+        raise _NotAModel(f"{name} holds {_a(type(estimator))}, not {_WHAT}")
+    if strict and not isinstance(final, MNISTClassifier):
+        raise _NotAModel(f"{name} holds {_a(type(estimator))}, not {_WHAT}")
+    try:
+        check_is_fitted(estimator)
+    except NotFittedError:
+        unfitted = type("Unfitted", (NotAnImageModel, NotFittedError), {})
+        raise unfitted(f"{name} holds an unfitted model, not {_WHAT}") from None
+    if isinstance(final, MNISTClassifier):
+        n_features = getattr(estimator, "n_features_in_", None)
+        if n_features != MNIST_PIXELS:
+            raise NotAnImageModel(
+                f"{name} holds a model fitted on {n_features} features, not on "
+                "MNIST's 28x28 images"
+            )
+    classes = getattr(estimator, "classes_", None)
+    if classes is None or len(classes) < 2:
+        raise NotAnImageModel(f"{name} has no classes_ (at least 2): not {_WHAT}")
+    return ImageModel(estimator, input_scale(estimator), name)
+
+
+def input_scale(estimator):
+    """The pixel value of full ink at the estimator's input, or None to pass
+    images as they are (a model that takes 0-255 images whatever they hold).
+
+    A pipeline whose first step is a FlattenScaler takes pixel values up to that
+    scaler's ``scale_``; a bare MNISTClassifier the [0, 1] rows that
+    make_mnist_pipeline gives it.
+    """
+    from ._classifier import MNISTClassifier
+    from ._preprocessing import FlattenScaler
+
+    steps = getattr(estimator, "steps", None)
+    if steps and isinstance(steps[0][1], FlattenScaler):
+        return float(steps[0][1].scale_)
+    if isinstance(estimator, MNISTClassifier):
+        return 1.0
+    return None
+
+
+class ImageModel:
+    """A fitted model that takes MNIST images of 0-255 pixels.
+
+    Parameters
+    ----------
+    estimator : estimator
+        The fitted model.
+    scale : float or None
+        The pixel value of full ink that the model takes (see `input_scale`);
+        None passes images as they are.
+    name : str
+        What messages call the model.
+
+    Attributes
+    ----------
+    estimator : estimator
+    classes_ : ndarray
+    name : str
+    """
+
+    def __init__(self, estimator, scale, name):
+        self.estimator, self.scale, self.name = estimator, scale, name
+        self.classes_ = np.asarray(estimator.classes_)
+
+    def to_input(self, images):
+        """MNIST images of shape (n, 28, 28), pixel values 0-255, as the model
+        takes them: the one conversion the command line and the service use."""
+        images = np.asarray(images)
+        if self.scale is None or self.scale == 255.0:
+            return images
+        scaled = images.reshape(len(images), -1).astype(np.float32) / np.float32(255)
+        if self.scale == 1.0:
+            return scaled
+        # Rounding must not carry full ink past the scale, which the scaler refuses.
+        return np.minimum(scaled * np.float32(self.scale), np.float32(self.scale))
+
+    def predict_proba(self, images):
+        """Class probabilities of MNIST images (n, 28, 28) of 0-255 pixels."""
+        return np.asarray(self.estimator.predict_proba(self.to_input(images)))
+
+    def predict(self, images):
+        """Predicted classes of MNIST images (n, 28, 28) of 0-255 pixels."""
+        return self.classes_[self.predict_proba(images).argmax(axis=1)]
+
+
+def _file_kind(mode):
+    kinds = [
+        (stat.S_ISFIFO, "a named pipe (FIFO)"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    ]
+    return next((text for test, text in kinds if test(mode)), "not a regular file")
+
+
+def _a(kind):
+    name = kind.__qualname__
+    return ("an " if name[:1].lower() in "aeiou" else "a ") + f"{name} object"
