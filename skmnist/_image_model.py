@@ -13,6 +13,7 @@ import os
 import stat
 
 import numpy as np
+from sklearn.exceptions import NotFittedError
 
 from ._errors import UserError
 
@@ -31,6 +32,10 @@ class NotAnImageModel(UserError, ValueError):
 
 class _NotAModel(NotAnImageModel, TypeError):
     """An object of a kind that is no model of digits at all."""
+
+
+class _Unfitted(NotAnImageModel, NotFittedError):
+    """A model that was never fitted."""
 
 
 def is_pickle(path):
@@ -128,7 +133,6 @@ def as_image_model(estimator, *, name=None, strict=True):
         If the estimator is not fitted, not of a kind that reads digits, or was
         fitted on another number of features than 28x28.
     """
-    from sklearn.exceptions import NotFittedError
     from sklearn.utils.validation import check_is_fitted
 
     from ._classifier import MNISTClassifier
@@ -143,8 +147,7 @@ def as_image_model(estimator, *, name=None, strict=True):
     try:
         check_is_fitted(estimator)
     except NotFittedError:
-        unfitted = type("Unfitted", (NotAnImageModel, NotFittedError), {})
-        raise unfitted(f"{name} holds an unfitted model, not {_WHAT}") from None
+        raise _Unfitted(f"{name} holds an unfitted model, not {_WHAT}") from None
     if isinstance(final, MNISTClassifier):
         n_features = getattr(estimator, "n_features_in_", None)
         if n_features != MNIST_PIXELS:
