@@ -1,8 +1,8 @@
 """The model a service predicts with: loaded safely, checked, and described.
 
 The model is opened by skmnist's one loader for images (shared with the command
-line); of the estimator only its public API is used: ``predict_proba``, ``classes_`` and ``get_params`` (plus
-the recorded ``history_``, when there is one, for ``GET /model``).
+line); of the estimator only its public API is used: ``predict_proba``,
+``classes_`` and ``get_params`` (plus the recorded ``history_``, when there is one, for ``GET /model``).
 """
 
 import math
