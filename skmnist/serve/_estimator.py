@@ -2,7 +2,8 @@
 
 The model is opened by skmnist's one loader for images (shared with the command
 line); of the estimator only its public API is used: ``predict_proba``,
-``classes_`` and ``get_params`` (plus the recorded ``history_``, when there is one, for ``GET /model``).
+``classes_`` and ``get_params`` (plus the recorded ``history_``, when there is
+one, for ``GET /model``).
 """
 
 import math
