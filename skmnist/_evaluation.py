@@ -4,6 +4,7 @@ This module needs NumPy and scikit-learn only; matplotlib is imported only to
 draw a report's figures.
 """
 
+import errno
 import io
 import json
 import os
@@ -131,6 +132,7 @@ def evaluate_model(
         from ._plotting import _check_matplotlib
 
         _check_matplotlib("evaluate_model(report_dir=...)")
+        check_report_dir(report_dir)
     check_is_fitted(estimator)
     classifier = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
     labels = estimator.classes_
@@ -169,11 +171,44 @@ def evaluate_model(
     return metrics
 
 
+# The files a report writes, whatever the model: learning curves only when
+# it has a history.
+REPORT_FILES = (
+    "metrics.json",
+    "confusion_matrix.png",
+    "misclassified.png",
+    "learning_curves.png",
+)
+
+
+def check_report_dir(folder):
+    """Refuse, before any work, a report folder whose files a report cannot
+    replace: one that is a file, or holds a folder, FIFO or device of a report
+    file's name (see :func:`skmnist._files.check_write_target`)."""
+    from ._files import UnsafeWriteTarget, check_write_target, file_kind
+
+    folder = os.fspath(folder)
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        kind = file_kind(os.stat(folder).st_mode)
+        kind = "a file" if kind == "a special file" else kind
+        raise UnsafeWriteTarget(
+            errno.ENOTDIR,
+            f"is {kind}, not a folder for the report: give the name of a new or "
+            "existing folder",
+            folder,
+        )
+    if os.path.isdir(folder):
+        for name in REPORT_FILES:
+            path = os.path.join(folder, name)
+            if os.path.lexists(path):
+                check_write_target(path)
+
+
 def _write_report(folder, metrics, X, y, y_pred, labels, n_digits):
     """Draw the figures, then write them and metrics.json into `folder`."""
     import matplotlib.pyplot as plt
 
-    from ._persistence import _write_atomically
+    from ._files import write_atomically
     from ._plotting import plot_confusion_matrix, plot_digits, plot_learning_curves
 
     files = {"metrics.json": (json.dumps(metrics, indent=2) + "\n").encode()}
@@ -197,7 +232,7 @@ def _write_report(folder, metrics, X, y, y_pred, labels, n_digits):
     os.makedirs(folder, exist_ok=True)
     # Each file whole or not at all: a full disk leaves the previous one as it was.
     for name, data in files.items():
-        _write_atomically(os.path.join(folder, name), data)
+        write_atomically(os.path.join(folder, name), data)
 
 
 def _plain(value):

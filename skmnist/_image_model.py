@@ -16,6 +16,7 @@ import numpy as np
 from sklearn.exceptions import NotFittedError
 
 from ._errors import UserError
+from ._files import file_kind
 
 __all__ = ["PICKLE_SUFFIXES", "ImageModel", "as_image_model", "is_pickle"]
 
@@ -58,7 +59,7 @@ def check_model_path(path):
         raise NotAnImageModel(f"{path} is a folder, not a model file")
     if not stat.S_ISREG(mode):
         raise NotAnImageModel(
-            f"{path} is {_file_kind(mode)}, not a model file: give the path of a "
+            f"{path} is {file_kind(mode)}, not a model file: give the path of a "
             "file written by skmnist train --out or skmnist.save_model"
         )
     return path
@@ -223,16 +224,6 @@ class ImageModel:
     def predict(self, images):
         """Predicted classes of MNIST images (n, 28, 28) of 0-255 pixels."""
         return self.classes_[self.predict_proba(images).argmax(axis=1)]
-
-
-def _file_kind(mode):
-    kinds = [
-        (stat.S_ISFIFO, "a named pipe (FIFO)"),
-        (stat.S_ISSOCK, "a socket"),
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-    ]
-    return next((text for test, text in kinds if test(mode)), "not a regular file")
 
 
 def _a(kind):

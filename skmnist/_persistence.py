@@ -4,20 +4,19 @@ A file holds an estimator's parameters and fitted attributes as JSON and its
 network's weights as NumPy arrays (the layout: docs/user_guide/persistence.rst).
 """
 
-import contextlib
 import hashlib
 import io
 import json
 import math
 import os
 import re
-import secrets
 import warnings
 import zipfile
 
 import numpy as np
 
 from ._errors import UserError
+from ._files import check_write_target, write_atomically
 
 __all__ = ["ModelFileError", "load_model", "save_model"]
 
@@ -67,17 +66,23 @@ def save_model(estimator, path):
         ``callbacks``, a ``RandomState`` as ``random_state`` and a pipeline's
         ``memory`` are left out with a warning (None in the loaded model).
     path : str or os.PathLike
-        The file to write; an existing file is replaced.
+        The file to write. An existing regular file is replaced and keeps its
+        permission bits; a folder, named pipe, socket or device is refused.
 
     Raises
     ------
     TypeError
         If the estimator is of another kind, or a parameter is not data.
+    OSError
+        If `path` cannot be written: ``skmnist``'s ``UnsafeWriteTarget`` (an
+        ``OSError`` naming `path`) when it is empty, names something other than
+        a regular file, or lies in a folder that does not exist.
 
     See Also
     --------
     load_model : Load such a file (examples: :ref:`persistence`).
     """
+    check_write_target(path)  # before the work: a FIFO or folder is refused
     manifest, variables = _describe(estimator)
     arrays = {}
     for key, variable in variables.items():
@@ -86,7 +91,7 @@ def save_model(estimator, path):
         arrays[f"{key}.npy"] = buffer.getvalue()
     text = json.dumps(manifest, indent=1, sort_keys=True, default=_json_default)
     members = {_MANIFEST: text.encode(), _ARRAYS: _archive(arrays, seal=False)}
-    _write_atomically(os.fspath(path), _archive(members, seal=True))
+    write_atomically(path, _archive(members, seal=True))
 
 
 def load_model(path):
@@ -238,34 +243,6 @@ def _archive(members, seal):
     if seal:
         data = data[:-_DIGITS] + hashlib.sha256(data[:-_DIGITS]).hexdigest().encode()
     return data
-
-
-def _write_atomically(path, data):
-    """Write data to path through a synced temporary file in the same folder."""
-    folder, name = os.path.split(os.path.realpath(path))
-    temporary = os.path.join(folder, f".{name}.{secrets.token_hex(6)}.tmp")
-    try:  # mode 0o666: the umask sets the permissions, as for any new file
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    except OSError as exc:  # named after the file asked for, not the temporary one
-        raise type(exc)(exc.errno, exc.strerror, path) from None
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-        os.replace(temporary, os.path.join(folder, name))
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
-    finally:
-        os.close(fd)
-    with contextlib.suppress(OSError):  # makes the rename durable, where possible
-        folder_fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(folder_fd)
-        finally:
-            os.close(folder_fd)
 
 
 def _check_seal(data):

@@ -463,19 +463,16 @@ def _load_data(args, subset):
 
 
 def _check_file_can_be_written(path):
-    if os.path.isdir(path):
-        raise CommandError(f"{path} is a folder, not a file name for the model")
-    target = f"the model to {path}"
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        problem = "is not a folder" if os.path.exists(folder) else "does not exist"
-        raise CommandError(f"cannot write {target}: {folder} {problem}")
-    if os.path.exists(path) and not os.access(path, os.W_OK):
-        raise CommandError(f"cannot write {target}: the file is read-only")
-    _probe(folder, target)
+    from ._files import check_write_target
+
+    target, _ = check_write_target(path)  # a folder, FIFO or device is refused
+    if os.path.exists(target) and not os.access(target, os.W_OK):
+        raise CommandError(f"cannot write the model to {path}: the file is read-only")
+    _probe(os.path.dirname(target), f"the model to {path}")
 
 
 def _check_report_dir(folder):
+    from ._evaluation import check_report_dir
     from ._plotting import _check_matplotlib
 
     # Before the folder is made: a missing matplotlib leaves nothing behind.
@@ -483,6 +480,7 @@ def _check_report_dir(folder):
         _check_matplotlib("--report-dir")
     except ImportError as exc:
         raise CommandError(str(exc)) from None
+    check_report_dir(folder)
     target = f"the report to {folder}"
     try:
         os.makedirs(folder, exist_ok=True)

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -236,6 +237,27 @@ def test_train_help_shows_the_classifiers_defaults(capsys):
     assert "--verbose {0,1,2}" in options and "(default: 1;" in options
 
 
+def _fifo(path):
+    os.mkfifo(path)
+    return path
+
+
+def _socket(path):
+    import socket
+
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(os.fspath(path))
+    sock.close()  # the socket file stays
+    return path
+
+
+def _report_dir_with_fifo(folder):
+    report = folder / "report"
+    report.mkdir()
+    _fifo(report / "metrics.json")
+    return report
+
+
 def _unwritable_targets(folder):
     (folder / "file").write_text("a file, not a folder")
     (folder / "folder.skmnist").mkdir()
@@ -244,7 +266,11 @@ def _unwritable_targets(folder):
         (["--out", folder / "file" / "m.skmnist"], "is not a folder"),
         (["--out", folder / "folder.skmnist"], "is a folder"),
         (["--out", f"{UNWRITABLE_FOLDER}/m.skmnist"], "Permission denied"),
-        (["--report-dir", folder / "file"], "File exists"),
+        (["--report-dir", folder / "file"], "is a file, not a folder"),
+        (["--out", _fifo(folder / "pipe.skmnist")], "is a named pipe (FIFO)"),
+        (["--out", _socket(folder / "sock.skmnist")], "is a socket"),
+        (["--out", ""], "the file name is empty"),
+        (["--report-dir", _report_dir_with_fifo(folder)], "is a named pipe (FIFO)"),
         (["--report-dir", folder / "file" / "r"], "Not a directory"),
         (["--report-dir", f"{UNWRITABLE_FOLDER}/r"], "not permitted"),
         (["--report-dir", UNWRITABLE_FOLDER], "Permission denied"),
@@ -258,6 +284,10 @@ def test_train_refuses_unwritable_targets_before_training(
         status, out, err = run_main(capsys, "train", "--sample", *option)
         assert_one_error_line(status, err, os.fspath(option[1]), reason)
         assert out == ""
+    # Nothing was replaced: the special files are what they were.
+    assert stat.S_ISFIFO(os.stat(tmp_path / "pipe.skmnist").st_mode)
+    assert stat.S_ISSOCK(os.stat(tmp_path / "sock.skmnist").st_mode)
+    assert stat.S_ISFIFO(os.stat(tmp_path / "report" / "metrics.json").st_mode)
 
 
 @contextlib.contextmanager

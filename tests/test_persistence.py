@@ -12,6 +12,7 @@ import json
 import os
 import pickle
 import signal
+import stat
 import struct
 import subprocess
 import sys
@@ -527,6 +528,38 @@ def test_file_is_the_documented_zip_of_json_and_npz(fitted, saved, tmp_path):
 # -- writing atomically -----------------------------------------------------------
 
 
+def test_save_never_replaces_a_special_file(fitted, tmp_path):
+    import socket
+
+    fifo, sock = tmp_path / "pipe.skmnist", tmp_path / "sock.skmnist"
+    os.mkfifo(fifo)
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(os.fspath(sock))
+    server.close()
+    for path, kind in [(fifo, "named pipe"), (sock, "socket")]:
+        with pytest.raises(OSError, match=f"is a {kind}") as info:
+            save_model(fitted, path)
+        assert info.value.filename == os.fspath(path)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode) and stat.S_ISSOCK(os.stat(sock).st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [fifo.name, sock.name]
+    with pytest.raises(OSError, match="the file name is empty"):
+        save_model(fitted, "")
+
+
+def test_resave_keeps_the_files_mode_and_its_link(fitted, str_data, tmp_path):
+    X, _ = str_data
+    path = tmp_path / "model.skmnist"
+    save_model(fitted, path)
+    os.chmod(path, 0o600)
+    link = tmp_path / "link.skmnist"
+    link.symlink_to(path)
+    save_model(fitted, link)
+    assert link.is_symlink() and os.readlink(link) == os.fspath(path)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert_array_equal(load_model(link).predict_proba(X), fitted.predict_proba(X))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [link.name, path.name]
+
+
 def test_save_replaces_an_existing_file(fitted, str_data, tmp_path):
     X, _ = str_data
     path = tmp_path / "model.skmnist"
@@ -537,10 +570,10 @@ def test_save_replaces_an_existing_file(fitted, str_data, tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask
-    with pytest.raises(IsADirectoryError):
+    with pytest.raises(IsADirectoryError, match="is a folder, not a regular file"):
         save_model(fitted, tmp_path)
     missing = tmp_path / "missing" / "model.skmnist"
-    with pytest.raises(FileNotFoundError, match="No such file") as info:
+    with pytest.raises(FileNotFoundError, match="missing does not exist") as info:
         save_model(fitted, missing)
     assert info.value.filename == str(missing)  # not the temporary file's name
 
