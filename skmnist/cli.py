@@ -376,7 +376,7 @@ def _run_predict(args):
         else:
             names.extend(f"{path}[{i}]" for i in range(len(digits)))
             images.append(digits)
-    model = _load_model(args.model)
+    model = _load_model(args.model, light=True)
     proba = model.predict_proba(np.concatenate(images))
     best = proba.argmax(axis=1)
     for name, row, k in zip(names, proba, best, strict=True):
@@ -514,11 +514,12 @@ def _save(pipe, path):
         save_model(pipe, path)
 
 
-def _load_model(path):
-    """The fitted skmnist model in the file at `path`, taking 0-255 images."""
+def _load_model(path, *, light=False):
+    """The fitted skmnist model in the file at `path`, taking 0-255 images;
+    with `light`, predicting in NumPy where it can (no TensorFlow)."""
     from ._image_model import load_image_model
 
-    return load_image_model(path, allow_pickle=True)
+    return load_image_model(path, allow_pickle=True, light=light)
 
 
 def _reason(exc):
