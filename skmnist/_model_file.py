@@ -113,7 +113,7 @@ def file_errors(path):
     ModelFileError naming the file."""
     try:
         yield
-    except ModelFileError:
+    except UserError:  # already says what is wrong (e.g. a ModelFileError)
         raise
     except _FILE_ERRORS as exc:
         kind = "" if type(exc) is ValueError else f" ({type(exc).__name__})"
