@@ -234,6 +234,8 @@ def test_light_path_imports_no_deep_learning_runtime(
         import skmnist
         predictor = skmnist.load_predictor({str(serve_model_path)!r})
         predictor.predict(np.load({str(tmp_path / "digits.npy")!r}))
+        from skmnist.serve import make_app
+        make_app({str(serve_model_path)!r})  # the service, its model loaded
         print(" ".join(sys.modules))
         """
     )
