@@ -218,11 +218,14 @@ def _markdown(report):
         "| measurement | light (NumPy) | full (TensorFlow) |",
         "|---|---:|---:|",
     ]
-    lines += [f"| {text} | {light[key]} | {full[key]} |" for text, key in rows]
+    lines += [
+        f"| {text} | {_shown(key, light[key])} | {_shown(key, full[key])} |"
+        for text, key in rows
+    ]
     lines += [
         "",
-        f'`python -c "import tensorflow"` in the same run: {tf["wall_s"]} s, '
-        f"{tf['peak_rss_mb']} MB peak RSS.",
+        f'`python -c "import tensorflow"` in the same run: {tf["wall_s"]:.2f} s, '
+        f"{tf['peak_rss_mb']:.0f} MB peak RSS.",
         "",
         f"Light and full outputs identical (PNG and 10,000 digits): "
         f"{s['outputs_identical']}.",
@@ -233,6 +236,10 @@ def _markdown(report):
         "",
     ]
     return "\n".join(lines)
+
+
+def _shown(key, value):
+    return f"{value:.0f}" if key.endswith("_mb") else f"{value:.2f}"
 
 
 if __name__ == "__main__":
