@@ -129,17 +129,25 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", default=_common.RESULTS)
+    parser.add_argument(
+        "--small",
+        action="store_true",
+        help="smoke test: one repeat, a 64-unit network, predict_light_small.*",
+    )
     args = parser.parse_args(argv)
+    repeats = 1 if args.small else args.repeats
+    stem = "predict_light_small" if args.small else "predict_light"
     machine = _common.machine()
     with tempfile.TemporaryDirectory() as folder:
         model = os.path.join(folder, "reference.skmnist")
         train = [sys.executable, "-m", "skmnist", "train", "--sample", "--epochs"]
         train += ["1", "--random-state", "0", "--verbose", "0", "--out", model]
+        train += ["--hidden-size", "64"] if args.small else []
         subprocess.run(train, check=True, capture_output=True)
         png, npy, png_bytes, source = _inputs(folder)
         runs = {key: [] for key in ("tf", "png", "npy", "serve")}
         outputs = {}
-        for _ in range(args.repeats):
+        for _ in range(repeats):
             wall, rss, _ = _measured([sys.executable, "-c", "import tensorflow"])
             runs["tf"].append({"wall": wall, "rss": rss})
             for kind in ("light", "full"):
@@ -183,13 +191,14 @@ def main(argv=None):
         "serve_first_answer_s <= 1.5": light["serve_first_answer_s"],
         "serve_idle_rss_mb <= 250": light["serve_idle_rss_mb"],
     }
-    report = {"machine": machine, "repeats": args.repeats, "summary": summary}
+    report = {"machine": machine, "repeats": repeats, "summary": summary}
+    report["small"] = args.small
     report["runs"] = runs
     os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "predict_light.json"), "w") as f:
+    with open(os.path.join(args.out, f"{stem}.json"), "w") as f:
         json.dump(report, f, indent=1)
     text = _markdown(report)
-    with open(os.path.join(args.out, "predict_light.md"), "w") as f:
+    with open(os.path.join(args.out, f"{stem}.md"), "w") as f:
         f.write(text)
     print(text)
 
@@ -197,6 +206,7 @@ def main(argv=None):
 def _markdown(report):
     s, m = report["summary"], report["machine"]
     light, full, tf = s["light"], s["full"], s["import_tensorflow"]
+    width = 64 if report.get("small") else 512
     rows = [
         ("`skmnist predict` one PNG: wall (s)", "png_wall_s"),
         ("`skmnist predict` one PNG: peak RSS (MB)", "png_peak_rss_mb"),
@@ -212,7 +222,7 @@ def _markdown(report):
         f"{m['loadavg']} at the start, {m['loadavg_end']} at the end (a shared "
         "machine: other agents were working on it). Medians of "
         f"{report['repeats']} fresh processes each, light and full alternating. "
-        "Model: 784-512-512-10, one epoch on the packaged sample. .npy input: "
+        f"Model: 784-{width}-{width}-10, one epoch on the packaged sample. .npy input: "
         f"{s['npy_source']}.",
         "",
         "| measurement | light (NumPy) | full (TensorFlow) |",

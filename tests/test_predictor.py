@@ -1,5 +1,6 @@
 """load_predictor: a saved model predicting in NumPy, as the full estimator does."""
 
+import json
 import os
 import subprocess
 import sys
@@ -284,3 +285,24 @@ def test_service_describes_the_model_as_before(serve_model_path):
     light = describe(model, source)
     full = describe(as_image_model(load_model(serve_model_path)), source)
     assert light == full
+
+
+@pytest.mark.slow
+def test_benchmark_runs_and_reports_both_paths(tmp_path):
+    script = os.path.join(os.path.dirname(__file__), "..", "benchmarks")
+    done = subprocess.run(
+        [sys.executable, os.path.join(script, "predict_light.py"), "--small"]
+        + ["--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads((tmp_path / "predict_light_small.json").read_text())
+    summary = report["summary"]
+    assert summary["outputs_identical"] is True
+    for kind in ("light", "full"):
+        assert summary[kind]["png_peak_rss_mb"] > 0
+        assert summary[kind]["serve_first_answer_s"] > 0
+    assert report["machine"]["cpu_model"]
+    assert "| measurement | light (NumPy) | full (TensorFlow) |" in done.stdout
