@@ -4,7 +4,8 @@ Importing :mod:`skmnist` is cheap: every public name is imported on first use.
 The data utilities and :class:`FlattenScaler` need only NumPy and scikit-learn;
 the names that need Keras (:class:`MNISTClassifier`, :func:`make_mnist_pipeline`,
 :func:`save_model`, :func:`load_model`) start TensorFlow only when used, so
-fetching data never does.
+fetching data never does; :func:`load_predictor` predicts from a saved model
+in NumPy, without TensorFlow.
 """
 
 import importlib
@@ -21,7 +22,9 @@ _LAZY = {
     "evaluate_model": "._evaluation",
     "save_model": "._persistence",
     "load_model": "._persistence",
-    "ModelFileError": "._persistence",
+    "load_predictor": "._predictor",
+    "MNISTPredictor": "._predictor",
+    "ModelFileError": "._model_file",
     "plot_learning_curves": "._plotting",
     "plot_confusion_matrix": "._plotting",
     "plot_digits": "._plotting",
@@ -33,6 +36,7 @@ _LAZY = {
 __all__ = [
     "FlattenScaler",
     "MNISTClassifier",
+    "MNISTPredictor",
     "ModelFileError",
     "clear_compiled_networks",
     "digit_to_mnist",
@@ -41,6 +45,7 @@ __all__ = [
     "load_digit_image",
     "load_mnist_sample",
     "load_model",
+    "load_predictor",
     "make_mnist_pipeline",
     "plot_confusion_matrix",
     "plot_digits",

@@ -65,7 +65,7 @@ def check_model_path(path):
     return path
 
 
-def load_image_model(path, *, allow_pickle):
+def load_image_model(path, *, allow_pickle, light=False):
     """Load a model file and check that it reads MNIST digits.
 
     Parameters
@@ -77,6 +77,11 @@ def load_image_model(path, *, allow_pickle):
         Whether a name ending in .joblib, .pkl or .pickle is unpickled: that
         runs code stored in the file, so only the command line, for files its
         user names, allows it.
+    light : bool, default=False
+        Whether a .skmnist file is read with :func:`skmnist.load_predictor`,
+        which predicts in NumPy without starting TensorFlow; a model it cannot
+        compute (an activation without a NumPy form) is loaded with
+        :func:`skmnist.load_model`, as pickles always are.
 
     Returns
     -------
@@ -94,6 +99,13 @@ def load_image_model(path, *, allow_pickle):
         )
     path = check_model_path(path)
     if not is_pickle(path):
+        if light:
+            from ._predictor import UnsupportedModelError, load_predictor
+
+            try:
+                return as_image_model(load_predictor(path), name=path)
+            except UnsupportedModelError:
+                pass  # a valid model that only Keras computes
         return as_image_model(load_model(path), name=path)
     import joblib
 
@@ -136,9 +148,15 @@ def as_image_model(estimator, *, name=None, strict=True):
     """
     from sklearn.utils.validation import check_is_fitted
 
-    from ._classifier import MNISTClassifier
+    from ._predictor import MNISTPredictor
 
     name = name or "the model"
+    if isinstance(estimator, MNISTPredictor):  # fitted, of two classes or more
+        _check_n_features(estimator, name)
+        return ImageModel(estimator, input_scale(estimator), name)
+
+    from ._classifier import MNISTClassifier
+
     steps = getattr(estimator, "steps", None)
     final = steps[-1][1] if steps else estimator
     if not (hasattr(estimator, "predict_proba") and hasattr(estimator, "get_params")):
@@ -150,16 +168,20 @@ def as_image_model(estimator, *, name=None, strict=True):
     except NotFittedError:
         raise _Unfitted(f"{name} holds an unfitted model, not {_WHAT}") from None
     if isinstance(final, MNISTClassifier):
-        n_features = getattr(estimator, "n_features_in_", None)
-        if n_features != MNIST_PIXELS:
-            raise NotAnImageModel(
-                f"{name} holds a model fitted on {n_features} features, not on "
-                "MNIST's 28x28 images"
-            )
+        _check_n_features(estimator, name)
     classes = getattr(estimator, "classes_", None)
     if classes is None or len(classes) < 2:
         raise NotAnImageModel(f"{name} has no classes_ (at least 2): not {_WHAT}")
     return ImageModel(estimator, input_scale(estimator), name)
+
+
+def _check_n_features(estimator, name):
+    n_features = getattr(estimator, "n_features_in_", None)
+    if n_features != MNIST_PIXELS:
+        raise NotAnImageModel(
+            f"{name} holds a model fitted on {n_features} features, not on "
+            "MNIST's 28x28 images"
+        )
 
 
 def input_scale(estimator):
@@ -168,10 +190,16 @@ def input_scale(estimator):
 
     A pipeline whose first step is a FlattenScaler takes pixel values up to that
     scaler's ``scale_``; a bare MNISTClassifier the [0, 1] rows that
-    make_mnist_pipeline gives it.
+    make_mnist_pipeline gives it; a :class:`~skmnist.MNISTPredictor` as the
+    estimator it was saved from.
     """
-    from ._classifier import MNISTClassifier
+    from ._predictor import MNISTPredictor
     from ._preprocessing import FlattenScaler
+
+    if isinstance(estimator, MNISTPredictor):
+        scaler = estimator.scaler_
+        return 1.0 if scaler is None else float(scaler.scale_)
+    from ._classifier import MNISTClassifier
 
     steps = getattr(estimator, "steps", None)
     if steps and isinstance(steps[0][1], FlattenScaler):

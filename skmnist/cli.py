@@ -8,6 +8,7 @@
     skmnist evaluate MODEL [--sample] [--data-home DIR]
     skmnist predict MODEL FILE [FILE ...]
     skmnist serve MODEL [--host 127.0.0.1] [--port 8000]
+    skmnist info MODEL
 
 ``python -m skmnist`` is the same command. It only composes public names of the
 library: :func:`~skmnist.fetch_mnist` and :func:`~skmnist.load_mnist_sample`,
@@ -255,6 +256,7 @@ def build_parser():
         "light (default: %(default)s)",
     )
     _add_serve_command(commands)
+    _add_info_command(commands)
     return parser
 
 
@@ -376,7 +378,7 @@ def _run_predict(args):
         else:
             names.extend(f"{path}[{i}]" for i in range(len(digits)))
             images.append(digits)
-    model = _load_model(args.model)
+    model = _load_model(args.model, light=True)
     proba = model.predict_proba(np.concatenate(images))
     best = proba.argmax(axis=1)
     for name, row, k in zip(names, proba, best, strict=True):
@@ -404,6 +406,71 @@ def _run_serve(args):
     from .serve import run
 
     run(args.model, host=args.host, port=args.port)
+
+
+def _add_info_command(commands):
+    info = _add_command(
+        commands,
+        "info",
+        "describe a .skmnist model file without loading its network",
+        "Print what a .skmnist model file holds: its kind, parameters, classes, "
+        "recorded training and validation scores, file format and size, and the "
+        "versions that wrote it. The file is read and checked as skmnist.load_model "
+        "reads it, without starting TensorFlow; pickles are not read.",
+        _run_info,
+    )
+    info.add_argument("model", metavar="MODEL", help="a .skmnist file (no pickles)")
+
+
+def _run_info(args):
+    from ._image_model import check_model_path, is_pickle
+    from ._model_file import read_model_file
+
+    if is_pickle(args.model):
+        raise CommandError(
+            f"{args.model} is a pickle: its contents cannot be read without running "
+            "the code stored in it. skmnist info reads .skmnist files (save_model)"
+        )
+    model = read_model_file(check_model_path(args.model))
+    params, fitted = model.params, model.fitted
+    kind = "MNISTClassifier"
+    if model.kind == "Pipeline":
+        first, second = model.pipeline["steps"]
+        kind = f"Pipeline({first}=FlattenScaler, {second}=MNISTClassifier)"
+    classes = fitted["classes_"].tolist()
+    shown = " ".join(map(str, classes[:20])) + (" ..." if len(classes) > 20 else "")
+    if model.scaler is not None:
+        scale = f"{model.scaler.scale_:g}"
+        inputs = f"{model.scaler.image_shape_} images, pixel values 0-{scale}"
+    else:
+        inputs = f"{fitted['n_features_in_']} features (rows scaled to [0, 1])"
+    print(f"{args.model}: {kind}")
+    print(f"classes:      {shown} ({len(classes)})")
+    print(f"input:        {inputs}")
+    print("parameters:   " + ", ".join(f"{k}={v!r}" for k, v in sorted(params.items())))
+    history = fitted.get("history_")
+    if history:
+        epoch = fitted.get("best_epoch_", fitted["n_iter_"] - 1)
+        which = "best" if "best_epoch_" in fitted else "last"
+        line = f"{fitted['n_iter_']} epochs; {which} epoch {epoch + 1}:"
+        for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+            if key in history:
+                line += f" {key} {history[key][epoch]:.4f}"
+        if "val_loss" not in history:
+            line += " (no validation split)"
+        print(f"training:     {line}")
+    else:
+        print("training:     none recorded (the network was only initialized)")
+    versions = model.manifest.get("versions")
+    written = "unknown"
+    if isinstance(versions, dict):
+        written = ", ".join(f"{name} {version}" for name, version in versions.items())
+    size = model.size
+    print(
+        f"file:         format {model.manifest['format_version']}, "
+        f"{size / 1e6:.2f} MB ({size:,} bytes)"
+    )
+    print(f"written by:   {written}")
 
 
 # -- pieces the commands share -------------------------------------------------
@@ -512,11 +579,12 @@ def _save(pipe, path):
         save_model(pipe, path)
 
 
-def _load_model(path):
-    """The fitted skmnist model in the file at `path`, taking 0-255 images."""
+def _load_model(path, *, light=False):
+    """The fitted skmnist model in the file at `path`, taking 0-255 images;
+    with `light`, predicting in NumPy where it can (no TensorFlow)."""
     from ._image_model import load_image_model
 
-    return load_image_model(path, allow_pickle=True)
+    return load_image_model(path, allow_pickle=True, light=light)
 
 
 def _reason(exc):

@@ -970,3 +970,90 @@ def test_warnings_are_not_raised_by_a_plain_round_trip(fitted, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         _save_load(fitted, tmp_path)
+
+
+# -- fitted attributes checked as a fit makes them, by both loaders -------------------
+
+
+def _refused_by_both_loaders(path, match):
+    from skmnist import load_predictor
+
+    _load_error(path, match)
+    with pytest.raises(ModelFileError, match=match):
+        load_predictor(path)
+
+
+def _pop(*keys):
+    def edit(manifest):
+        node = manifest
+        for key in keys[:-1]:
+            node = node[key]
+        del node[keys[-1]]
+
+    return edit
+
+
+def _encode_names(names):
+    return {"array": names, "dtype": "<i8", "shape": [len(names)]}
+
+
+def test_resealed_files_with_nan_weights_or_state_are_refused(saved, tmp_path):
+    arrays = _arrays(saved[1])
+    for key in ("hidden_1/kernel", "logits/bias", "state/2"):
+        tampered = {k: v.copy() for k, v in arrays.items()}
+        assert tampered[key].dtype.kind == "f"
+        tampered[key].flat[0] = np.nan if key != "logits/bias" else np.inf
+        path = _write(tmp_path, _resealed(saved[1], arrays_npz=_npz(tampered)))
+        _refused_by_both_loaders(path, f"its array '{key}' holds NaN or infinite")
+
+
+@pytest.mark.parametrize(
+    "edit, match",
+    [
+        (_set("classifier", "fitted", "n_iter_", "x"), "n_iter_ 'x' is not"),
+        (_set("classifier", "fitted", "n_iter_", 5), "n_iter_ 5 is not its history"),
+        (_set("classifier", "fitted", "best_epoch_", 99), "best_epoch_ 99 is not"),
+        (_set("classifier", "fitted", "best_epoch_", True), "best_epoch_ True"),
+        (
+            _set("classifier", "fitted", "feature_names_in_", _encode_names([1] * 8)),
+            "feature_names_in_ are not 8 strings",
+        ),
+        (_pop("classifier", "fitted", "classes_"), "no fitted attribute 'classes_'"),
+        (_pop("classifier", "fitted", "n_iter_"), "only one of history_ and n_iter_"),
+        (_set("classifier", "fitted", "history_", "loss", [1.0]), "n_iter_ 2 is not"),
+    ],
+)
+def test_fitted_attributes_no_fit_makes_are_refused(saved, tmp_path, edit, match):
+    _refused_by_both_loaders(_write(tmp_path, _resealed(saved[1], edit)), match)
+
+
+@pytest.mark.parametrize(
+    "edit, match",
+    [
+        (_set("scaler", "fitted", "scale_", "255"), "scale_ '255' is not one"),
+        (_set("scaler", "fitted", "scale_", 0.0), "scale_ 0.0 is not one"),
+        (_set("scaler", "fitted", "scale_", -255.0), "scale_ -255.0 is not one"),
+        (_set("scaler", "fitted", "scale_", float("nan")), "scale_ nan is not one"),
+        (_set("scaler", "fitted", "scale_", 100.0), "expected 1.0 or 255.0"),
+        (_pop("scaler", "fitted", "scale_"), "no fitted attribute 'scale_'"),
+        (_pop("scaler", "fitted", "image_shape_"), "no fitted attribute 'image_"),
+    ],
+)
+def test_scaler_attributes_no_fit_makes_are_refused(
+    fitted_pipeline, tmp_path, edit, match
+):
+    save_model(fitted_pipeline, tmp_path / "pipe.skmnist")
+    data = (tmp_path / "pipe.skmnist").read_bytes()
+    _refused_by_both_loaders(_write(tmp_path, _resealed(data, edit)), match)
+
+
+def test_a_given_scale_must_be_the_scale_learned(digits, tmp_path):
+    X, y, _, _ = digits
+    pipe = make_mnist_pipeline(hidden_size=8, epochs=1, random_state=0)
+    pipe.set_params(flatten__scale=65535).fit(X.astype(np.uint16) * 257, y)
+    save_model(pipe, tmp_path / "pipe.skmnist")
+    assert load_model(tmp_path / "pipe.skmnist")[0].scale_ == 65535.0
+    data = (tmp_path / "pipe.skmnist").read_bytes()
+    edit = _set("scaler", "fitted", "scale_", 255.0)
+    path = _write(tmp_path, _resealed(data, edit))
+    _refused_by_both_loaders(path, "FlattenScaler\\(scale=65535\\) learns: expected")

@@ -41,8 +41,9 @@ BENCHMARK_REPORTS = {
     "grid_search.md": "benchmarks_grid_search.inc",  # benchmarks/grid_search.py
     "fit_loop.md": "benchmarks_fit_loop.inc",  # benchmarks/fit_loop.py
     "serve_load.md": "benchmarks_serve_load.inc",  # benchmarks/serve_load.py
+    "predict_light.md": "benchmarks_predict_light.inc",  # predict_light.py
 }
-CLI_COMMANDS = ("fetch", "train", "evaluate", "predict", "serve")
+CLI_COMMANDS = ("fetch", "train", "evaluate", "predict", "serve", "info")
 
 # Inherited methods worth a place on the API pages of skmnist's classes.
 SHOWN_INHERITED = {"fit_transform", "get_params", "set_params", "score"}

@@ -34,7 +34,7 @@ def load_estimator(model):
     """
     if isinstance(model, (str, os.PathLike)):
         source = os.path.basename(os.fspath(model))
-        model = load_image_model(model, allow_pickle=False)
+        model = load_image_model(model, allow_pickle=False, light=True)
     else:
         source = None
         model = as_image_model(model, strict=False)
@@ -68,7 +68,9 @@ def describe(model, source):
 
     estimator = model.estimator
 
-    if isinstance(estimator, Pipeline):
+    if isinstance(estimator, skmnist.MNISTPredictor):  # a file read without Keras
+        final, kind = estimator, estimator.saved_estimator_
+    elif isinstance(estimator, Pipeline):
         final = estimator[-1]
         kind = "Pipeline({})".format(
             ", ".join(f"{n}={type(s).__name__}" for n, s in estimator.steps)

@@ -1,0 +1,371 @@
+"""Reading and checking skmnist model files, with NumPy and scikit-learn alone.
+
+The one reader of the files that :func:`skmnist.save_model` writes: the seal,
+the zip, the format version, the arrays' headers and contents, and every
+fitted attribute, checked as a fit would have produced it. Both
+:func:`skmnist.load_model` (which then builds the Keras network) and
+:func:`skmnist.load_predictor` (which predicts in NumPy) start here, so that
+this module imports no TensorFlow, Keras, JAX or scikeras.
+"""
+
+import contextlib
+import io
+import json
+import math
+import os
+import re
+import zipfile
+
+import numpy as np
+
+from ._errors import UserError
+
+__all__ = ["ModelFile", "ModelFileError", "read_model_file"]
+
+FORMAT_NAME, FORMAT_VERSION = "skmnist-model", 2
+
+MANIFEST, ARRAYS = "manifest.json", "arrays.npz"
+SEAL, DIGITS = b"skmnist-sha256:", 64
+_NPY_HEADERS = {(1, 0): np.lib.format.read_array_header_1_0}
+_NPY_HEADERS[2, 0] = np.lib.format.read_array_header_2_0
+ATTRIBUTE = re.compile(r"[a-z][a-z0-9_]*_")  # a public fitted attribute's name
+FITTED = ["classes_", "n_features_in_", "feature_names_in_", "history_", "n_iter_"]
+FITTED += ["best_epoch_"]
+# What a damaged or hostile file can make reading raise. Anything else (OSError,
+# MemoryError, a bug's AttributeError) is not the file's fault: it propagates.
+_FILE_ERRORS = (ValueError, TypeError, LookupError, ArithmeticError, EOFError)
+_FILE_ERRORS += (RuntimeError, zipfile.BadZipFile)
+
+
+class ModelFileError(UserError, ValueError):
+    """A file that :func:`load_model` cannot load: damaged, foreign or inconsistent.
+
+    Its ``path`` and ``problem`` attributes name the file and what is wrong with it.
+    """
+
+    def __init__(self, path, problem):
+        self.path, self.problem = os.fspath(path), problem
+        super().__init__(f"cannot load skmnist model file {self.path!r}: {problem}")
+
+    def __reduce__(self):
+        return type(self), (self.path, self.problem)
+
+
+class ModelFile:
+    """The checked contents of a model file.
+
+    Attributes
+    ----------
+    path : str
+    size : int
+        The file's size in bytes.
+    manifest : dict
+        The manifest as stored (for the versions that wrote it).
+    kind : {"MNISTClassifier", "Pipeline"}
+    params : dict
+        The classifier's parameters, as stored (not yet validated).
+    fitted : dict
+        The classifier's fitted attributes, decoded and checked.
+    pipeline : dict or None
+        A pipeline's ``steps`` (its two names) and ``params``.
+    scaler : FlattenScaler or None
+        A pipeline's fitted scaler, checked.
+    arrays : dict of str to ndarray
+        Every array, by key: ``"hidden_1/kernel"``, ..., ``"state/0"``, ...
+    """
+
+    def __init__(self, path, size, manifest, **parts):
+        self.path, self.size, self.manifest = path, size, manifest
+        self.kind, self.params = parts["kind"], parts["params"]
+        self.fitted, self.arrays = parts["fitted"], parts["arrays"]
+        self.pipeline, self.scaler = parts["pipeline"], parts["scaler"]
+
+    def weights(self, hidden_size, n_hidden_layers):
+        """The kernels and biases, in build_mlp's order, checked against the
+        parameters that size the network (raises ValueError).
+
+        Call it within :func:`file_errors`.
+        """
+        n_features = self.fitted["n_features_in_"]
+        n_classes = len(self.fitted["classes_"])
+        found = [(k, v.shape) for k, v in self.arrays.items() if "state/" not in k]
+        expected = {}  # not made for a count of layers that the weights do not have
+        if len(found) == 2 * (n_hidden_layers + 1):
+            widths = (n_features, n_classes, hidden_size, n_hidden_layers)
+            expected = weight_shapes(*widths)
+        require(
+            list(expected.items()) == found,
+            f"its weights, of shapes {[s for _, s in found]!r:.200}, are not those "
+            f"of n_features_in_={n_features}, {n_classes} classes, hidden_size="
+            f"{hidden_size} and n_hidden_layers={n_hidden_layers}",
+        )
+        return [self.arrays[key] for key in expected]
+
+    def state(self):
+        """The non-trainable and optimizer state: arrays "state/0", "state/1"..."""
+        n = sum(key.startswith("state/") for key in self.arrays)
+        return [self.arrays[f"state/{i}"] for i in range(n)]
+
+
+@contextlib.contextmanager
+def file_errors(path):
+    """Turn what a damaged or hostile file makes reading raise into a
+    ModelFileError naming the file."""
+    try:
+        yield
+    except UserError:  # already says what is wrong (e.g. a ModelFileError)
+        raise
+    except _FILE_ERRORS as exc:
+        kind = "" if type(exc) is ValueError else f" ({type(exc).__name__})"
+        raise ModelFileError(path, f"{str(exc)[:300]}{kind}") from exc
+
+
+def read_model_file(path):
+    """Read a model file and check everything in it that needs no Keras.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A file written by :func:`skmnist.save_model`.
+
+    Returns
+    -------
+    model_file : ModelFile
+
+    Raises
+    ------
+    ModelFileError
+        If the file is empty, truncated, corrupted, of another kind (a joblib
+        or pickle file), of another format version, or inconsistent: arrays
+        that are not finite numbers of their headers' sizes, fitted attributes
+        that no fit produces, a missing attribute.
+    """
+    with open(path, "rb") as f:
+        data = f.read()
+    with file_errors(path):
+        check_seal(data)
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            manifest, blob = _read_members(archive, len(data))
+        return _parse(os.fspath(path), manifest, blob, len(data))
+
+
+def _parse(path, manifest, blob, size):
+    shapes = _npz_headers(blob)
+    kind = manifest.get("estimator")
+    ok = kind in ("MNISTClassifier", "Pipeline")
+    require(ok, f"it holds an estimator of the kind {kind!r:.50}")
+    pipeline = scaler = None
+    if kind == "Pipeline":
+        pipeline = _get(manifest, "pipeline", dict)
+        names, params = _get(pipeline, "steps", list), _get(pipeline, "params", dict)
+        ok = all(isinstance(n, str) and n and "__" not in n for n in names)
+        ok = ok and len(names) == len(set(names)) == 2
+        require(ok, f"its steps {names!r:.100} are not valid")
+        # A fit would load the pickles in a cache folder: save_model never sets one.
+        require(params.get("memory") is None, "its pipeline sets a memory folder")
+    spec = _get(manifest, "classifier", dict)
+    params = dict(_get(spec, "params", dict))
+    fitted = _get(spec, "fitted", dict)
+    require(set(fitted) <= set(FITTED), f"its classifier has {sorted(fitted)}")
+    fitted = {name: _decode(value, size) for name, value in fitted.items()}
+    _check_classifier_fitted(fitted)
+    if kind == "Pipeline":
+        scaler = _scaler(_get(manifest, "scaler", dict), fitted, size)
+    arrays = _arrays(blob, shapes)
+    return ModelFile(
+        path,
+        size,
+        manifest,
+        kind=kind,
+        params=params,
+        fitted=fitted,
+        pipeline=pipeline,
+        scaler=scaler,
+        arrays=arrays,
+    )
+
+
+def _check_classifier_fitted(fitted):
+    """The classifier's fitted attributes as a fit produces them (in place)."""
+    for name in ("classes_", "n_features_in_"):
+        require(name in fitted, f"its classifier has no fitted attribute {name!r}")
+    classes, n_features = fitted["classes_"], fitted["n_features_in_"]
+    ok = isinstance(classes, np.ndarray) and classes.ndim == 1 and len(classes) >= 2
+    ok = ok and type(n_features) is int and n_features > 0
+    require(ok, "its classes_ or n_features_in_ are wrong")
+    unique = np.unique(classes)
+    ok = unique.dtype == classes.dtype and np.array_equal(unique, classes)
+    require(ok, f"its classes {classes.tolist()!r:.100} are not sorted and unique")
+    # A fit sets history_ and n_iter_ together; initialize() alone sets neither.
+    has = [name in fitted for name in ("history_", "n_iter_")]
+    require(all(has) or not any(has), "it has only one of history_ and n_iter_")
+    if "history_" in fitted:
+        history = fitted["history_"]
+        require(isinstance(history, dict), "its history_ is not a dict")
+        history = {str(k): [float(x) for x in _list(v)] for k, v in history.items()}
+        n_iter = fitted["n_iter_"]
+        lengths = {len(values) for values in history.values()}
+        ok = type(n_iter) is int and n_iter >= 1 and "loss" in history
+        ok = ok and lengths == {n_iter}
+        require(ok, f"its n_iter_ {n_iter!r:.20} is not its history_'s length")
+        fitted["history_"] = history
+    if "best_epoch_" in fitted:
+        best, n_iter = fitted["best_epoch_"], fitted.get("n_iter_", 0)
+        ok = type(best) is int and 0 <= best < n_iter
+        require(ok, f"its best_epoch_ {best!r:.20} is not an epoch of its history_")
+    _check_feature_names(fitted, "classifier")
+
+
+def _scaler(spec, classifier_fitted, size):
+    """The pipeline's FlattenScaler, its attributes checked as fit sets them."""
+    from ._preprocessing import FlattenScaler
+
+    scaler = FlattenScaler(**_get(spec, "params", dict))
+    scaler._validate_params()
+    fitted = {}
+    for name, value in _get(spec, "fitted", dict).items():
+        require(ATTRIBUTE.fullmatch(name), f"its scaler has attribute {name!r:.50}")
+        fitted[name] = _decode(value, size)
+    for name in ("scale_", "image_shape_", "n_features_in_"):
+        require(name in fitted, f"its scaler has no fitted attribute {name!r}")
+    scale = fitted["scale_"]
+    ok = type(scale) is float and math.isfinite(scale) and scale > 0
+    learned = (1.0, 255.0) if scaler.scale == "auto" else (float(scaler.scale),)
+    require(
+        ok and scale in learned,
+        f"its scaler's scale_ {scale!r:.20} is not one FlattenScaler(scale="
+        f"{scaler.scale!r}) learns: expected {' or '.join(map(repr, learned))}",
+    )
+    shape = fitted["image_shape_"]
+    ok = isinstance(shape, tuple) and all(type(n) is int and n > 0 for n in shape)
+    ok = ok and len(shape) in (1, 2)
+    n_features = classifier_fitted["n_features_in_"]
+    ok = ok and math.prod(shape) == fitted["n_features_in_"] == n_features
+    require(ok, f"its scaler's image_shape_ {shape!r:.50} does not fit its widths")
+    _check_feature_names(fitted, "scaler")
+    vars(scaler).update(fitted)
+    return scaler
+
+
+def _check_feature_names(fitted, owner):
+    names = fitted.get("feature_names_in_")
+    if names is None and "feature_names_in_" not in fitted:
+        return
+    n_features = fitted["n_features_in_"]
+    ok = isinstance(names, np.ndarray) and names.shape == (n_features,)
+    ok = ok and all(isinstance(name, str) for name in names.tolist())
+    require(ok, f"its {owner}'s feature_names_in_ are not {n_features} strings")
+    fitted["feature_names_in_"] = names.astype(object)
+
+
+def _list(value):
+    require(isinstance(value, list), f"its history_ holds {value!r:.50}, not a list")
+    return value
+
+
+def _arrays(blob, shapes):
+    """Every array of the .npz, numbers that are finite, keyed in stored order."""
+    with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
+        arrays = {key: npz[key] for key in shapes}
+    for key, array in arrays.items():
+        ok = array.dtype.kind not in "fc" or bool(np.isfinite(array).all())
+        require(ok, f"its array {key!r:.50} holds NaN or infinite values")
+    return arrays
+
+
+def weight_shapes(n_features, n_classes, hidden_size, n_hidden_layers):
+    """{name: shape} of the kernels and biases that build_mlp makes, in its order."""
+    widths = [n_features] + [hidden_size] * n_hidden_layers + [n_classes]
+    names = [f"hidden_{i}" for i in range(1, n_hidden_layers + 1)] + ["logits"]
+    shapes = {}
+    for name, n_in, n_out in zip(names, widths[:-1], widths[1:], strict=True):
+        shapes.update({f"{name}/kernel": (n_in, n_out), f"{name}/bias": (n_out,)})
+    return shapes
+
+
+def check_seal(data):
+    """Refuse (ValueError) data that is not a whole, undamaged sealed archive."""
+    import hashlib
+
+    require(data, "the file is empty")
+    # A pickle starts with its protocol opcode; joblib compresses with zlib (a
+    # two-byte header that is a multiple of 31), gzip, bz2, xz or lzma.
+    magic = (b"\x80", b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"\x5d\x00\x00")
+    zlib = data[0] == 0x78 and int.from_bytes(data[:2], "big") % 31 == 0
+    require(
+        not (data.startswith(magic) or zlib),
+        "it looks like a pickle or joblib file, not a file made by save_model; such "
+        "files run code when loaded: load them with joblib.load only if you trust "
+        "their source as your own code",
+    )
+    ok = data.startswith(b"PK") and data[-DIGITS - len(SEAL) : -DIGITS] == SEAL
+    require(ok, "it is truncated, or not a file made by save_model")
+    digest = hashlib.sha256(data[:-DIGITS]).hexdigest().encode()
+    require(digest == data[-DIGITS:], "its SHA-256 checksum is wrong: it is damaged")
+
+
+def _read_members(archive, size):
+    """The manifest and the .npz member of a sealed archive."""
+    infos = archive.infolist()
+    stored = all(info.compress_type == zipfile.ZIP_STORED for info in infos)
+    ok = stored and sum(info.file_size for info in infos) <= size
+    require(ok, "its members are compressed or larger than the file")
+    manifest = json.loads(archive.read(MANIFEST))
+    ok = isinstance(manifest, dict) and manifest.get("format") == FORMAT_NAME
+    require(ok, f"its manifest is not that of a {FORMAT_NAME!r} file")
+    version = manifest.get("format_version")
+    how = "fit the model again and save it, or load it with the skmnist that wrote it"
+    if type(version) is int and version > FORMAT_VERSION:
+        how = "upgrade skmnist to load it"
+    problem = f"it has format version {version!r:.20}, and this skmnist reads only "
+    require(version == FORMAT_VERSION, f"{problem}{FORMAT_VERSION}: {how}")
+    return manifest, archive.read(ARRAYS)
+
+
+def _npz_headers(blob):
+    """{key: shape} of the arrays of an .npz, read from their headers only."""
+    headers, claimed = {}, 0
+    with zipfile.ZipFile(io.BytesIO(blob)) as npz:
+        for info in npz.infolist():
+            key = info.filename.removesuffix(".npy")
+            with npz.open(info) as f:
+                version = np.lib.format.read_magic(f)
+                require(version in _NPY_HEADERS, f"{key!r:.50} is .npy {version}")
+                shape, fortran, dtype = _NPY_HEADERS[version](f)
+                nbytes = math.prod(shape) * dtype.itemsize
+                ok = key != info.filename and info.compress_type == zipfile.ZIP_STORED
+                ok = ok and f.tell() + nbytes == info.file_size
+                ok = ok and dtype.kind in "biuf" and not fortran
+            require(ok, f"its array {key!r:.50} is not a numeric .npy of its size")
+            headers[key], claimed = shape, claimed + nbytes
+    require(claimed <= len(blob), f"its arrays claim {claimed} bytes, over its size")
+    return headers
+
+
+def _decode(value, size):
+    """A fitted attribute from its JSON form (see _persistence._encode)."""
+    if isinstance(value, dict) and set(value) == {"tuple"}:
+        return tuple(_get(value, "tuple", list))
+    if not (isinstance(value, dict) and set(value) == {"array", "dtype", "shape"}):
+        return value
+    dtype, shape = np.dtype(_get(value, "dtype", str)), _get(value, "shape", list)
+    ok = all(type(n) is int and n >= 0 for n in shape) and dtype.kind in "biufUO"
+    ok = ok and math.prod(shape) * dtype.itemsize <= size
+    require(ok, f"it holds an array of dtype {dtype} and shape {shape!r:.50}")
+    array = np.empty(shape, dtype=dtype)
+    array[...] = value["array"]
+    ok = array.tolist() == value["array"]
+    require(ok, f"its values {value['array']!r:.100} do not fit the dtype {dtype}")
+    return array[()] if array.ndim == 0 else array
+
+
+def _get(mapping, key, kind):
+    value = mapping.get(key)
+    require(isinstance(value, kind), f"its manifest has no valid {key!r} entry")
+    return value
+
+
+def require(condition, problem):
+    """Raise a ValueError of `problem` unless `condition` (see file_errors)."""
+    if not condition:
+        raise ValueError(problem)
