@@ -37,6 +37,7 @@ from skmnist import (
     load_mnist_sample,
     load_model,
     make_mnist_pipeline,
+    save_model,
 )
 from skmnist.serve import make_app
 
@@ -45,6 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # then refuses it from its header, before decoding it.
 pytestmark = pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
 TIMEOUT = httpx2.Timeout(30.0)
+BASE = "http://localhost"  # a Host that the service answers to
 
 
 # -- fixtures and helpers ------------------------------------------------------
@@ -62,7 +64,9 @@ def pipe(serve_model_path):
 
 @pytest.fixture(scope="module")
 def client(serve_model_path):
-    with TestClient(make_app(serve_model_path), raise_server_exceptions=False) as c:
+    with TestClient(
+        make_app(serve_model_path), raise_server_exceptions=False, base_url=BASE
+    ) as c:
         yield c
 
 
@@ -231,7 +235,7 @@ def test_json_image_and_batch(client, pipe, digits):
 
 def test_a_bare_classifier_is_served_with_its_flattening_step(pipe, digits):
     X, _ = digits
-    with TestClient(make_app(pipe[-1])) as c:
+    with TestClient(make_app(pipe[-1]), base_url=BASE) as c:
         answer = post_json(c, {"images": X[:5].tolist()}).json()
     np.testing.assert_allclose(
         answer["probabilities"], pipe.predict_proba(X[:5]), atol=1e-5
@@ -368,6 +372,18 @@ BAD_REQUESTS = {
         400,
         "true/false",
     ),
+    "one true among numbers": (
+        _doc({"image": [[0] * 27 + [True]] + [[0] * 28] * 27}),
+        "application/json",
+        400,
+        "true/false values among its numbers",
+    ),
+    "one false in a batch": (
+        _doc({"images": [[[0] * 27 + [False]] + [[0] * 28] * 27]}),
+        "application/json",
+        400,
+        "true/false values among its numbers",
+    ),
     "nulls": (
         _doc({"image": [[None] * 28] * 28}),
         "application/json",
@@ -421,7 +437,7 @@ def test_health_still_answers_after_a_burst_of_bad_requests(client, digits):
 
 def test_limits_are_configurable(pipe):
     app = make_app(pipe, max_image_pixels=900, max_images=2, max_body_bytes=50_000)
-    with TestClient(app) as c:
+    with TestClient(app, base_url=BASE) as c:
         small = png_bytes(np.full((31, 31), 255, np.uint8))
         assert_error(
             c.post("/predict", content=small, headers={"content-type": "image/png"}),
@@ -472,6 +488,100 @@ def test_make_app_refuses_what_it_cannot_serve(pipe, tmp_path):
         make_app(pipe, max_body_bytes=0)
 
 
+# -- trusted hosts -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1:8000", "[::1]:8000"])
+def test_loopback_host_names_are_answered(client, host):
+    assert client.get("/health", headers={"host": host}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "host", ["evil.example:1234", "evil.example", "localhost.evil"]
+)
+def test_another_host_name_gets_a_json_400_naming_the_fix(client, host):
+    """A page whose name is rebound to 127.0.0.1 (DNS rebinding) is refused."""
+    for path in ("/model", "/", "/health"):
+        answer = client.get(path, headers={"host": host})
+        assert_error(answer, 400, repr(host), "--allow-host NAME")
+        assert answer.headers["x-content-type-options"] == "nosniff"
+    answer = client.post(
+        "/predict", json={"image": _IMAGE.tolist()}, headers={"host": host}
+    )
+    assert_error(answer, 400, "does not answer to the Host")
+
+
+def test_allowed_hosts_adds_names(pipe):
+    app = make_app(pipe, allowed_hosts=["digits.lan", "*.example.org"])
+    with TestClient(app, base_url="http://digits.lan") as c:
+        assert c.get("/health").status_code == 200
+        assert c.get("/health", headers={"host": "a.example.org"}).status_code == 200
+        assert_error(c.get("/health", headers={"host": "localhost"}), 400, "Host")
+    with pytest.raises(ValueError, match="allowed_hosts must be a list of host"):
+        make_app(pipe, allowed_hosts="localhost")
+
+
+# -- the self-test ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def inverted_model_path(tmp_path_factory):
+    """A model trained on negatives of the digits (dark ink on light): it
+    predicts well-formed probabilities but cannot read MNIST digits."""
+    X, y = load_mnist_sample(return_X_y=True)
+    pipe = make_mnist_pipeline(hidden_size=64, epochs=3, random_state=0)
+    path = tmp_path_factory.mktemp("inverted") / "negatives.skmnist"
+    save_model(pipe.fit(255 - X, y), path)
+    return path
+
+
+def test_a_model_that_cannot_read_the_sample_digits_is_refused(inverted_model_path):
+    with pytest.raises(ValueError, match="reads only") as caught:
+        make_app(inverted_model_path)
+    message = str(caught.value)
+    assert "\n" not in message and "of the 500 test digits" in message
+    assert "chance is 10%" in message
+
+
+def test_cli_serve_refuses_an_unreadable_model_in_one_line(capsys, inverted_model_path):
+    status = cli.main(["serve", str(inverted_model_path), "--port", "0"])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert err.count("\n") == 1
+    assert err.startswith("skmnist: error: negatives.skmnist reads only")
+
+
+def test_a_pipeline_on_pixels_over_255_reads_png_digits_as_the_default_one(
+    pipe, digits
+):
+    """FlattenScaler(scale=1.0): trained on pixels/255, it gets the same images
+    through the service, so it reads drawn digits as well as the default one."""
+    from sklearn.base import clone
+    from sklearn.pipeline import make_pipeline
+
+    from skmnist import FlattenScaler, MNISTClassifier
+
+    X, y = load_mnist_sample(return_X_y=True)
+    final = clone(pipe[-1])
+    default = make_pipeline(FlattenScaler(), clone(final)).fit(X, y)
+    unit = make_pipeline(FlattenScaler(scale=1.0), clone(final)).fit(X / 255.0, y)
+    assert isinstance(unit[-1], MNISTClassifier)
+    Xt, yt = digits
+    pngs = [png_bytes(paper(image)) for image in Xt[:100]]
+    right = {}
+    for name, model in (("default", default), ("unit", unit)):
+        with TestClient(make_app(model), base_url=BASE) as c:
+            answers = [
+                c.post("/predict", content=b, headers={"content-type": "image/png"})
+                for b in pngs
+            ]
+        assert all(a.status_code == 200 for a in answers), answers[0].text
+        labels = np.array([a.json()["labels"][0] for a in answers])
+        right[name] = np.mean(labels == yt[:100])
+    assert right["unit"] >= 0.5
+    assert abs(right["unit"] - right["default"]) <= 0.1, right
+
+
 # -- concurrency -------------------------------------------------------------------
 
 
@@ -480,7 +590,7 @@ def test_concurrent_requests_are_predicted_together_off_the_event_loop(pipe, dig
     that arrive meanwhile wait; they then go to the model in one call."""
     X, _ = digits
     model = GatedModel(pipe).fit()
-    with TestClient(make_app(model)) as c:
+    with TestClient(make_app(model), base_url=BASE) as c:
         model.armed = True
         first = threading.Thread(target=post_json, args=(c, {"image": X[0].tolist()}))
         first.start()
@@ -506,7 +616,7 @@ def test_concurrent_requests_are_predicted_together_off_the_event_loop(pipe, dig
 def test_a_failing_model_call_is_a_json_500_and_the_service_survives(pipe, digits):
     X, _ = digits
     model = GatedModel(pipe).fit()
-    with TestClient(make_app(model), raise_server_exceptions=False) as c:
+    with TestClient(make_app(model), raise_server_exceptions=False, base_url=BASE) as c:
         model.fail_next = True
         answer = post_json(c, {"image": X[0].tolist()})
         assert_error(answer, 500, "RuntimeError: the model broke")
@@ -640,8 +750,13 @@ def test_cli_serve_help(capsys):
     status = cli.main(["serve", "--help"])
     out = capsys.readouterr().out
     assert status == 0
-    assert out.startswith("usage: skmnist serve [-h] [--host HOST] [--port PORT] MODEL")
     text = " ".join(out.split())
+    assert text.startswith(
+        "usage: skmnist serve [-h] [--host HOST] [--port PORT] [--allow-host NAME] "
+        "[--access-log] MODEL"
+    )
+    assert "--allow-host NAME another name the service answers to" in text
+    assert "(repeatable)" in text and "--access-log print one line per request" in text
     assert "--host HOST default: 127.0.0.1" in text
     assert "--port PORT default: 8000; 0: any free one" in text
     assert "pip install 'skmnist[serve]'" in text

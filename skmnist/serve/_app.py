@@ -11,12 +11,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import ClientDisconnect
-from starlette.responses import FileResponse, JSONResponse
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from ._batching import MicroBatcher
+from ._batching import Abandoned, MicroBatcher
 from ._estimator import describe, load_estimator, plain
 from ._inputs import (
     JSON_TYPE,
@@ -29,6 +30,8 @@ from ._inputs import (
 MAX_BODY_BYTES = 2 * 1024 * 1024
 MAX_IMAGE_PIXELS = 2048 * 2048
 MAX_IMAGES = 1000
+# The names of this machine that a browser may use for a service bound here.
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 ENDPOINTS = "GET / (the drawing page), POST /predict, GET /health and GET /model"
 _INLINE_JSON_BYTES = 64 * 1024
 _INLINE_PIXELS = 160 * 160
@@ -51,6 +54,7 @@ def make_app(
     max_body_bytes=MAX_BODY_BYTES,
     max_image_pixels=MAX_IMAGE_PIXELS,
     max_images=MAX_IMAGES,
+    allowed_hosts=LOOPBACK_HOSTS,
 ):
     """Make the web service of a trained model, as an ASGI application.
 
@@ -73,6 +77,10 @@ def make_app(
       waiting for the model and of the model calls made;
     - ``GET /model``: the model's class, hyperparameters, classes, and its
       validation accuracy when its training recorded one.
+
+    A request whose ``Host`` header is not one of `allowed_hosts` gets status
+    400 before anything else is done: a web page whose domain name is made to
+    resolve to this machine (DNS rebinding) cannot reach the service.
 
     A bad request gets a JSON answer ``{"error": "..."}`` that says what was
     wrong, with status 400 (malformed), 404, 405, 413 (over a limit), 415
@@ -103,6 +111,10 @@ def make_app(
     max_images : int, default=1000
         Most images in one JSON request.
 
+    allowed_hosts : sequence of str, default=("localhost", "127.0.0.1", "[::1]")
+        The names the service answers to in the ``Host`` header (without the
+        port; ``"*.example.org"`` matches subdomains, ``"*"`` any name).
+
     Returns
     -------
     app : starlette.applications.Starlette
@@ -131,9 +143,9 @@ def make_app(
     >>> from skmnist import load_mnist_sample, make_mnist_pipeline
     >>> from skmnist.serve import make_app
     >>> X, y = load_mnist_sample(return_X_y=True)
-    >>> pipe = make_mnist_pipeline(hidden_size=16, epochs=1, random_state=0)
+    >>> pipe = make_mnist_pipeline(hidden_size=16, epochs=3, random_state=0)
     >>> app = make_app(pipe.fit(X, y))
-    >>> with TestClient(app) as client:
+    >>> with TestClient(app, base_url="http://localhost") as client:
     ...     answer = client.post("/predict", json={"image": X[0].tolist()})
     >>> answer.status_code, len(answer.json()["probabilities"][0])
     (200, 10)
@@ -145,6 +157,14 @@ def make_app(
     ):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{name} must be a positive integer; got {value!r}.")
+    if isinstance(allowed_hosts, str) or not all(
+        isinstance(h, str) and h for h in allowed_hosts
+    ):
+        raise ValueError(
+            "allowed_hosts must be a list of host names, e.g. ['localhost']; "
+            f"got {allowed_hosts!r}."
+        )
+    allowed_hosts = list(allowed_hosts)
     estimator, source = load_estimator(model)
     classes = np.asarray(estimator.classes_)
     info = describe(estimator, source)
@@ -170,7 +190,13 @@ def make_app(
             pixels = picture_pixels(body, kind)
             inline = pixels is not None and pixels <= _INLINE_PIXELS
         images = decode() if inline else await run_in_threadpool(decode)
-        proba = np.asarray(await batcher.predict_proba(images), dtype=np.float64)
+        try:
+            proba = await batcher.predict_proba(
+                images, abandoned=_disconnected(request)
+            )
+        except Abandoned:
+            return Response(status_code=499)  # nobody reads it
+        proba = np.asarray(proba, dtype=np.float64)
         return JSONResponse(
             {
                 "labels": [plain(c) for c in classes[proba.argmax(axis=1)]],
@@ -188,6 +214,7 @@ def make_app(
                 "pending": batcher.pending,
                 "model_calls": batcher.calls,
                 "images_predicted": batcher.images,
+                "abandoned": batcher.abandoned,
             }
         )
 
@@ -244,7 +271,10 @@ def make_app(
     ]
     return Starlette(
         routes=routes,
-        middleware=[Middleware(_SecurityHeaders)],
+        middleware=[
+            Middleware(_TrustedHosts, allowed_hosts=allowed_hosts),
+            Middleware(_SecurityHeaders),
+        ],
         exception_handlers={
             BadRequest: bad_request,
             HTTPException: http_error,
@@ -276,6 +306,12 @@ async def _read_body(request, limit):
     return b"".join(chunks)
 
 
+async def _disconnected(request):
+    """Return when the client of a request whose body has been read leaves."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
 def _error(status, message, headers=None):
     headers = {k: v for k, v in (headers or {}).items() if k.lower() == "allow"}
     return JSONResponse({"error": message}, status_code=status, headers=headers)
@@ -299,3 +335,37 @@ class _SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class _TrustedHosts:
+    """Starlette's TrustedHostMiddleware deciding, a JSON error for a refusal."""
+
+    def __init__(self, app, allowed_hosts):
+        self.app = app
+        self.allowed_hosts = allowed_hosts
+        self._check = TrustedHostMiddleware(_accept, allowed_hosts=allowed_hosts)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        scope["skmnist.host_ok"] = False
+        await self._check(scope, receive, _discard)
+        if scope.pop("skmnist.host_ok"):
+            return await self.app(scope, receive, send)
+        host = dict(scope["headers"]).get(b"host", b"").decode("latin-1")
+        shown = ", ".join(self.allowed_hosts)
+        response = _error(
+            400,
+            f"this service does not answer to the Host {host!r}: it answers "
+            f"to {shown}. To reach it under another name, start it with "
+            "--allow-host NAME (run(allow_hosts=...)).",
+        )
+        await _SecurityHeaders(response)(scope, receive, send)
+
+
+async def _accept(scope, receive, send):
+    scope["skmnist.host_ok"] = True
+
+
+async def _discard(message):
+    pass  # the middleware's own plain-text refusal; ours is JSON
