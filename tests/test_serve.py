@@ -715,6 +715,143 @@ def test_cli_serve_refuses_a_pickle_and_a_busy_port(capsys, serve_model_path, tm
     assert f"skmnist: error: cannot listen on 127.0.0.1:{port}" in err
 
 
+# -- misbehaving clients ---------------------------------------------------------
+
+HALF_HEADERS = b"GET /health HTTP/1.1\r\nHost: 127.0"
+HALF_BODY = (
+    b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    b"Content-Type: application/json\r\nContent-Length: 5000\r\n\r\n"
+    b'{"image": [[0, 0'
+)
+STALLS = (b"", HALF_HEADERS, HALF_BODY)  # nothing sent, half headers, half body
+
+
+def connect(url, sent=b"", timeout=30):
+    """A raw connection to the server at `url` that has sent `sent`."""
+    host, port = url.rsplit("/", 1)[-1].rsplit(":", 1)
+    sock = socket.create_connection((host, int(port)), timeout=timeout)
+    sock.sendall(sent)
+    return sock
+
+
+def closed_by_server(sock):
+    """Whether the server closed `sock` (waits up to the socket's timeout)."""
+    try:
+        return sock.recv(65536) == b""
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+
+
+def health(url):
+    with httpx2.Client(timeout=httpx2.Timeout(10.0)) as http:
+        return http.get(f"{url}/health")
+
+
+def test_a_request_that_does_not_arrive_in_time_is_closed(pipe):
+    """Connections that send nothing, half their headers or half their body are
+    closed at the deadline; the others are served meanwhile."""
+    with live_server(make_app(pipe), timeout_request=1) as url:
+        stalled = [connect(url, sent) for sent in STALLS]
+        try:
+            assert health(url).status_code == 200
+            for sock in stalled:  # closed within the socket's 30 s timeout
+                assert closed_by_server(sock)
+        finally:
+            for sock in stalled:
+                sock.close()
+        assert health(url).status_code == 200
+
+
+def test_at_the_connection_limit_the_oldest_stalled_one_makes_room(pipe):
+    with live_server(make_app(pipe), max_connections=4) as url:
+        stalled = [connect(url, STALLS[i % 3]) for i in range(12)]
+        try:
+            for _ in range(3):
+                assert health(url).status_code == 200
+            # The first ones made room for the later ones and /health.
+            assert all(closed_by_server(sock) for sock in stalled[:6])
+            stalled[-1].settimeout(0.5)
+            assert not closed_by_server(stalled[-1])  # the newest one is kept
+        finally:
+            for sock in stalled:
+                sock.close()
+
+
+def predict_request(image):
+    """The bytes of a POST /predict request of one image (JSON)."""
+    body = json.dumps({"image": image.tolist()}).encode()
+    return (
+        b"POST /predict HTTP/1.1\r\nHost: localhost\r\n"
+        b"Content-Type: application/json\r\n"
+        + f"Content-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+
+
+def test_when_every_connection_is_busy_a_new_request_gets_a_fast_503(pipe, digits):
+    """At the limit (3) with two requests being answered, a third client gets
+    503 at once, and the two are answered."""
+    X, _ = digits
+    model = GatedModel(pipe).fit()
+    with (
+        live_server(make_app(model), max_connections=3) as url,
+        httpx2.Client(base_url=url, timeout=TIMEOUT) as http,
+        concurrent.futures.ThreadPoolExecutor(1) as pool,
+    ):
+        model.armed = True
+        first = pool.submit(http.post, "/predict", json={"image": X[0].tolist()})
+        assert model.entered.wait(30)
+        deadline = time.monotonic() + 30
+        while True:
+            second = connect(url, predict_request(X[1]))
+            probe = connect(url, b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            answer = probe.recv(65536)
+            probe.close()
+            if answer.startswith(b"HTTP/1.1 503"):
+                break
+            # The probe arrived before the second request's bytes were read,
+            # and made room by closing it: try again.
+            second.close()
+            assert time.monotonic() < deadline, answer
+        model.release.set()
+        assert first.result(30).status_code == 200
+        assert second.recv(65536).startswith(b"HTTP/1.1 200 OK")
+        second.close()
+        assert health(url).status_code == 200
+
+
+def test_a_request_whose_client_left_is_dropped_from_its_batch(pipe, digits):
+    X, _ = digits
+    model = GatedModel(pipe).fit()
+    request = predict_request(X[1])
+    with (
+        live_server(make_app(model)) as url,
+        httpx2.Client(base_url=url, timeout=TIMEOUT) as http,
+        concurrent.futures.ThreadPoolExecutor(2) as pool,
+    ):
+        model.armed = True
+        first = pool.submit(http.post, "/predict", json={"image": X[0].tolist()})
+        assert model.entered.wait(30)
+        leaving = [connect(url, request) for _ in range(3)]
+
+        def wait_for(key, value):
+            deadline = time.monotonic() + 30
+            while http.get("/health").json()[key] != value:
+                assert time.monotonic() < deadline, f"{key} never reached {value}"
+                time.sleep(0.02)
+
+        wait_for("pending", 4)  # the three wait for the model's next call
+        for sock in leaving:
+            sock.close()
+        wait_for("abandoned", 3)
+        model.release.set()
+        assert first.result(30).status_code == 200
+        assert http.post("/predict", json={"image": X[2].tolist()}).status_code == 200
+    assert model.batch_sizes[-2:] == [1, 1]  # nobody's images for the three
+
+
 # -- the load test --------------------------------------------------------------
 
 

@@ -110,31 +110,21 @@ def run(
     See Also
     --------
     make_app : The ASGI application, for other servers.
+    make_config : The uvicorn configuration, to serve the application oneself.
     """
     if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
         raise ValueError(f"port must be an integer from 0 to 65535; got {port!r}.")
-    if max_connections is None:
-        max_connections = default_max_connections()
-    elif (
-        isinstance(max_connections, bool)
-        or not isinstance(max_connections, int)
-        or max_connections < 2
-    ):
-        raise ValueError(
-            "max_connections must be an integer of at least 2; got "
-            f"{max_connections!r}."
-        )
-    if isinstance(timeout_request, bool) or not (
-        isinstance(timeout_request, (int, float)) and timeout_request > 0
-    ):
-        raise ValueError(
-            "timeout_request must be a positive number of seconds; got "
-            f"{timeout_request!r}."
-        )
     if isinstance(allow_hosts, str):
         allow_hosts = [allow_hosts]
     hosts = [*LOOPBACK_HOSTS, _host_name(host), *allow_hosts]
     app = make_app(model, allowed_hosts=hosts, **app_options)
+    config = make_config(
+        app,
+        access_log=access_log,
+        log_level=log_level,
+        max_connections=max_connections,
+        timeout_request=timeout_request,
+    )
     # TensorFlow and Keras leave ~500,000 long-lived objects that every full
     # garbage collection would walk (a quarter of a second, every request
     # waiting): this process serves, so they are set aside for good.
@@ -155,6 +145,70 @@ def run(
         f"skmnist serve: {name} at http://{shown}:{bound_port}/ (Ctrl+C to stop)",
         flush=True,
     )
+    try:
+        with _sigterm_stops():
+            uvicorn.Server(config).run(sockets=[sock])
+    except (KeyboardInterrupt, _Stop):
+        pass  # uvicorn re-raises the signal it stopped on: the normal way out
+    finally:
+        sock.close()
+    print("skmnist serve: stopped", flush=True)
+
+
+def make_config(
+    app,
+    *,
+    access_log=False,
+    log_level="warning",
+    max_connections=None,
+    timeout_request=TIMEOUT_REQUEST,
+):
+    """The uvicorn configuration that :func:`run` serves with.
+
+    To serve :func:`make_app`'s application from one's own code (in a thread,
+    on sockets of one's own) with the same guards as ``skmnist serve``:
+    ``uvicorn.Server(make_config(app)).run()``. It configures uvicorn's loggers
+    (as ``uvicorn.Config`` does): repeated warnings pass once per 10 s, on one
+    line, and with `access_log`, the access log is in the common log format.
+
+    Parameters
+    ----------
+    app : ASGI application
+        From :func:`make_app`.
+
+    access_log, log_level, max_connections, timeout_request
+        See :func:`run`.
+
+    Returns
+    -------
+    config : uvicorn.Config
+        uvicorn's h11 protocol with a request deadline and a bound on
+        connections; a keep-alive timeout of 5 s; headers of at most 16 KiB;
+        a second for answers being computed when the server stops.
+
+    Raises
+    ------
+    ValueError
+        If `max_connections` or `timeout_request` is not a positive number.
+    """
+    if max_connections is None:
+        max_connections = default_max_connections()
+    elif (
+        isinstance(max_connections, bool)
+        or not isinstance(max_connections, int)
+        or max_connections < 2
+    ):
+        raise ValueError(
+            "max_connections must be an integer of at least 2; got "
+            f"{max_connections!r}."
+        )
+    if isinstance(timeout_request, bool) or not (
+        isinstance(timeout_request, (int, float)) and timeout_request > 0
+    ):
+        raise ValueError(
+            "timeout_request must be a positive number of seconds; got "
+            f"{timeout_request!r}."
+        )
     config = uvicorn.Config(
         app,
         http=GuardedH11Protocol,
@@ -171,14 +225,7 @@ def run(
     _quiet_floods()
     if access_log:
         _common_log_format()
-    try:
-        with _sigterm_stops():
-            uvicorn.Server(config).run(sockets=[sock])
-    except (KeyboardInterrupt, _Stop):
-        pass  # uvicorn re-raises the signal it stopped on: the normal way out
-    finally:
-        sock.close()
-    print("skmnist serve: stopped", flush=True)
+    return config
 
 
 def default_max_connections():
