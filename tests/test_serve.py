@@ -163,17 +163,46 @@ def test_page_is_served_with_its_scripts_and_nothing_from_elsewhere(client):
         assert marker in html, marker
     assert "default-src 'self'" in page.headers["content-security-policy"]
     assets = re.findall(r'(?:src|href)="([^"]+)"', html)
-    assert sorted(assets) == ["static/app.js", "static/style.css"]
+    assert sorted(assets) == ["favicon.ico", "static/app.js", "static/style.css"]
+    for marker in ('id="undo"', 'id="pen"', 'id="file-name"'):
+        assert marker in html, marker
     texts = [html]
-    for asset, kind in (("static/app.js", "javascript"), ("static/style.css", "css")):
+    assets = (
+        ("static/app.js", "javascript"),
+        ("static/style.css", "css"),
+        ("favicon.ico", "image/svg+xml"),
+    )
+    for asset, kind in assets:
         answer = client.get("/" + asset)
         assert answer.status_code == 200 and kind in answer.headers["content-type"]
-        texts.append(answer.text)
+        if kind != "image/svg+xml":  # the icon names SVG's XML namespace only
+            texts.append(answer.text)
     for text in texts:  # no CDN, no fonts or scripts from elsewhere: works offline
         assert not re.search(r"https?:|//[a-z0-9.-]+\.[a-z]{2,}/", text)
 
 
 # -- predictions ---------------------------------------------------------------
+
+
+def test_answers_say_when_they_are_not_sure_or_not_of_a_digit(client, digits):
+    X, y = digits
+    answer = post_json(client, {"images": X[:50].tolist()}).json()
+    assert len(answer["not_sure"]) == len(answer["maybe_not_a_digit"]) == 50
+    assert all(isinstance(v, bool) for v in answer["not_sure"])
+    right = np.array(answer["labels"]) == y[:50]
+    unsure = np.array(answer["not_sure"])
+    top = np.array(answer["probabilities"]).max(axis=1)
+    # "Not sure" is a threshold on the top probability, and most digits pass.
+    assert top[unsure].max(initial=0) < top[~unsure].min()
+    assert unsure.mean() < 0.5 and not np.any(answer["maybe_not_a_digit"][:1])
+    assert right[~unsure].mean() >= right.mean()
+    # A filled square, a dot and a scribble of stripes are no digits' ink.
+    odd = np.zeros((3, 28, 28), np.uint8)
+    odd[0, 4:24, 4:24] = 255
+    odd[1, 13:15, 13:15] = 255
+    odd[2, 4:24:3, 4:24] = 255
+    answer = post_json(client, {"images": odd.tolist()}).json()
+    assert answer["maybe_not_a_digit"] == [True, True, True]
 
 
 def test_png_of_a_test_digit_returns_its_label(client, pipe, digits, tmp_path):

@@ -18,6 +18,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ._batching import Abandoned, MicroBatcher
+from ._confidence import not_sure, unlike_digits
 from ._estimator import describe, load_estimator, plain
 from ._inputs import (
     JSON_TYPE,
@@ -71,8 +72,11 @@ def make_app(
       a 28x28 array of pixel values 0-255 (light ink on black, as MNIST's) or
       ``{"images": [A, ...]}``. The answer is JSON: ``labels`` (one per
       image), ``probabilities`` (one list per image, in the order of
-      ``classes``), ``classes`` and ``images`` (the 28x28 images the model
-      saw);
+      ``classes``), ``classes``, ``images`` (the 28x28 images the model
+      saw), ``not_sure`` (one flag per image: its top probability is below
+      the threshold measured for the page, see the user guide) and
+      ``maybe_not_a_digit`` (its ink is unlike MNIST's digits: in amount,
+      spread, stroke width or shape);
     - ``GET /health``: ``{"status": "ok", ...}``, with counts of the requests
       waiting for the model and of the model calls made;
     - ``GET /model``: the model's class, hyperparameters, classes, and its
@@ -168,7 +172,14 @@ def make_app(
     estimator, source = load_estimator(model)
     classes = np.asarray(estimator.classes_)
     info = describe(estimator, source)
-    batcher = MicroBatcher(estimator.predict_proba)
+
+    def answer(images):
+        # One worker call per batch: the model, and the check of the ink.
+        proba = np.asarray(estimator.predict_proba(images), dtype=np.float64)
+        return np.column_stack([proba, unlike_digits(images)])
+
+    unlike_digits(np.zeros((1, 28, 28), np.uint8))  # its set-up paid now
+    batcher = MicroBatcher(answer)
     started = time.monotonic()
 
     async def predict(request):
@@ -196,11 +207,13 @@ def make_app(
             )
         except Abandoned:
             return Response(status_code=499)  # nobody reads it
-        proba = np.asarray(proba, dtype=np.float64)
+        proba, odd = proba[:, :-1], proba[:, -1] > 0.5
         return JSONResponse(
             {
                 "labels": [plain(c) for c in classes[proba.argmax(axis=1)]],
                 "probabilities": proba.tolist(),
+                "not_sure": not_sure(proba).tolist(),
+                "maybe_not_a_digit": odd.tolist(),
                 "classes": info["classes"],
                 "images": images.tolist(),
             }
@@ -232,6 +245,9 @@ def make_app(
 
     async def page(request):
         return FileResponse(_STATIC / "index.html")
+
+    async def favicon(request):
+        return FileResponse(_STATIC / "favicon.svg", media_type="image/svg+xml")
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
@@ -266,6 +282,7 @@ def make_app(
         Route("/", page, methods=["GET"]),
         Route("/predict", predict, methods=["POST"]),
         Route("/health", health, methods=["GET"]),
+        Route("/favicon.ico", favicon, methods=["GET"]),
         Route("/model", model_info, methods=["GET"]),
         Mount("/static", StaticFiles(directory=_STATIC)),
     ]
