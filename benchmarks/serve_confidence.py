@@ -17,10 +17,10 @@ converts pictures (:func:`skmnist.digit_to_mnist`):
   (DejaVu, Liberation), leaving out the letters that are written like digits
   (O, o, D, Q: 0; I, l, i, j: 1; Z, z: 2; S, s: 5; b, G: 6; B: 8; g, q: 9).
 
-The ink ranges (amount, spread, stroke width, distance from the digits'
-shapes) are the 0.1% and 99.9% quantiles of 10,000 MNIST training
-digits (converted the same way); the "not sure" threshold is the top
-probability below which about 1% of held-out training digits fall, rounded.
+The ink ranges (amount, spread, stroke width) are the 0.1% and 99.9%
+quantiles of 10,000 held-out MNIST training digits (converted the same way);
+the "not sure" threshold is the top probability below which about 1% of them
+fall, rounded down to 0.05.
 The model (unless ``--model``) is the reference network, 784-512-512-10,
 trained 5 epochs on MNIST's first 50,000 training digits.
 
