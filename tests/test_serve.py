@@ -1024,6 +1024,35 @@ def test_load_benchmark_runs_in_small_mode(tmp_path):
     assert "| body |" in markdown and "p99" in markdown
 
 
+@pytest.mark.slow
+def test_confidence_benchmark_runs_in_small_mode(tmp_path):
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "serve_confidence.py"),
+            "--small",
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    report = json.loads((tmp_path / "serve_confidence_small.json").read_text())
+    assert report["test_digits"]["n"] == 500
+    assert report["scribbles"]["n"] == 20 and report["letters"]["n"] > 20
+    for key in ("test_digits", "scribbles", "letters", "non_digits"):
+        assert 0 <= report[key]["flagged"] <= 1
+        assert report[key]["flagged"] >= max(
+            report[key]["not_sure"], report[key]["unlike_digits"]
+        )
+    assert set(report["ink_ranges"]) == {"mass", "spread", "stroke"}
+    markdown = (tmp_path / "serve_confidence_small.md").read_text()
+    assert "| test digits | 500 |" in markdown
+
+
 def test_cli_serve_help(capsys):
     status = cli.main(["serve", "--help"])
     out = capsys.readouterr().out
