@@ -122,15 +122,21 @@ def make_app(
     Returns
     -------
     app : starlette.applications.Starlette
-        Serve it with any ASGI server, e.g. ``uvicorn.run(app)``, or use
-        :func:`skmnist.serve.run`.
+        Serve it with any ASGI server, e.g. ``uvicorn.run(app)``, with
+        uvicorn and the guards of ``skmnist serve`` (:func:`make_config`), or
+        use :func:`skmnist.serve.run`.
 
     Raises
     ------
     ValueError
         If the file is not a model file that :func:`skmnist.load_model` reads
         (:class:`~skmnist.ModelFileError`), is a joblib or pickle file, or the
-        model cannot predict 28x28 images.
+        model cannot read digits: it fails on 28x28 images of 0-255 pixels,
+        or, if its classes are the ten digits, it reads no more of the
+        packaged sample's 500 test digits right than 1.5 times chance (75):
+        a model fed the wrong way or trained on other images is refused at
+        start, not at every request. Also if `allowed_hosts` is not a list of
+        host names.
     OSError
         If the file cannot be read.
     TypeError
