@@ -63,12 +63,15 @@ class MicroBatcher:
             self._queue.put_nowait((images, future))
             if abandoned is None:
                 return await future
+            # A callback, not asyncio.wait: the least work for each request.
             watch = asyncio.ensure_future(abandoned)
-            await asyncio.wait({future, watch}, return_when=asyncio.FIRST_COMPLETED)
-            if future.done():
-                return future.result()
-            future.cancel()  # _work skips it
-            self.abandoned += 1
+            watch.add_done_callback(lambda _: future.cancel())
+            try:
+                return await future
+            except asyncio.CancelledError:
+                if not (watch.done() and not watch.cancelled()):
+                    raise  # this request's own task was cancelled
+            self.abandoned += 1  # future cancelled by the watch: _work skips it
             raise Abandoned("the client left before its images were predicted")
         finally:
             self.pending -= 1
