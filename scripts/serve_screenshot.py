@@ -139,7 +139,8 @@ def wait_until_idle(driver, predictions, timeout=30):
 
 
 def page_state(driver):
-    """What the page shows: prediction, bars, the 28x28 image seen, status."""
+    """What the page shows: prediction, confidence, bars, the 28x28 image seen,
+    status, the drawing panel's title and file name, and whether Undo is on."""
     return driver.execute_script(
         """
         const seen = document.getElementById('seen').getContext('2d')
@@ -157,6 +158,10 @@ def page_state(driver):
           })),
           seen: pixels,
           status: document.getElementById('status').textContent,
+          confidence: document.getElementById('confidence').textContent,
+          drawTitle: document.getElementById('draw-title').textContent,
+          fileName: document.getElementById('file-name').textContent,
+          undoDisabled: document.getElementById('undo').disabled,
         };
         """
     )

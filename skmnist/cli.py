@@ -7,7 +7,7 @@
                   [--out MODEL] [--report-dir DIR]
     skmnist evaluate MODEL [--sample] [--data-home DIR]
     skmnist predict MODEL FILE [FILE ...]
-    skmnist serve MODEL [--host 127.0.0.1] [--port 8000]
+    skmnist serve MODEL [--host ADDR] [--port N] [--allow-host NAME] [--access-log]
     skmnist info MODEL
 
 ``python -m skmnist`` is the same command. It only composes public names of the
@@ -400,12 +400,31 @@ def _add_serve_command(commands):
     serve.add_argument(
         "--port", type=int, default=8000, help="default: %(default)s; 0: any free one"
     )
+    serve.add_argument(
+        "--allow-host",
+        metavar="NAME",
+        action="append",
+        default=[],
+        help="another name the service answers to in the Host header, beside "
+        "localhost, 127.0.0.1, [::1] and --host (repeatable)",
+    )
+    serve.add_argument(
+        "--access-log",
+        action="store_true",
+        help="print one line per request (client, time, request, status)",
+    )
 
 
 def _run_serve(args):
     from .serve import run
 
-    run(args.model, host=args.host, port=args.port)
+    run(
+        args.model,
+        host=args.host,
+        port=args.port,
+        allow_hosts=args.allow_host,
+        access_log=args.access_log,
+    )
 
 
 def _add_info_command(commands):

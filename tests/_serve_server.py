@@ -7,27 +7,39 @@ bounded time.
 """
 
 import contextlib
+import logging
 import os
 import queue
 import re
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 
 import uvicorn
 
+from skmnist.serve import make_config
+
 ADDRESS = re.compile(r" at (http://127\.0\.0\.1:\d+/) ")
 
 
 @contextlib.contextmanager
-def live_server(app, timeout=30):
-    """Serve `app` with uvicorn on 127.0.0.1; yields its base URL (no slash)."""
+def live_server(app, timeout=30, **options):
+    """Serve `app` with uvicorn on 127.0.0.1, configured as ``skmnist serve``
+    configures it (`options`: those of :func:`skmnist.serve.make_config`);
+    yields its base URL (no slash)."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     sock.listen()
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    server = uvicorn.Server(make_config(app, **options))
+    # uvicorn's log handlers write to the sys.stderr of their configuration:
+    # under pytest, the capture of the current test, closed after it.
+    for name in ("uvicorn", "uvicorn.access"):
+        for handler in logging.getLogger(name).handlers:
+            if isinstance(handler, logging.StreamHandler):
+                handler.setStream(sys.__stderr__)
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, daemon=True
     )

@@ -159,6 +159,129 @@ def test_the_page_shows_the_services_error(driver, url, tmp_path):
     assert driver.find_element("id", "status").get_attribute("class") == "status error"
 
 
+def _pad_ink(driver):
+    """How many of the pad's pixels are inked (dark)."""
+    return driver.execute_script(
+        """
+        const pad = document.getElementById('pad');
+        const data = pad.getContext('2d')
+            .getImageData(0, 0, pad.width, pad.height).data;
+        let n = 0;
+        for (let i = 0; i < data.length; i += 4) if (data[i] < 128) n += 1;
+        return n;
+        """
+    )
+
+
+def _set_pen(driver, width):
+    driver.execute_script(
+        "const pen = document.getElementById('pen'); pen.value = arguments[0];"
+        "pen.dispatchEvent(new Event('input'));",
+        width,
+    )
+
+
+BAR = (((60, 140), (220, 140)),)  # one horizontal stroke across the pad
+
+
+def test_the_pen_width_sets_the_strokes_width(driver, url):
+    inked = {}
+    for width in (10, 40):
+        browser.open_page(driver, url)
+        _set_pen(driver, width)
+        assert driver.find_element("id", "pen-width").text == f"{width} px"
+        browser.draw(driver, BAR)
+        browser.wait_until_idle(driver, 1)
+        inked[width] = _pad_ink(driver)
+    # A 160 px stroke with round caps: about (160 + w) * w pixels.
+    assert inked[40] > 3 * inked[10] > 0, inked
+
+
+def test_undo_takes_back_one_stroke_at_a_time(driver, url):
+    browser.open_page(driver, url)
+    assert browser.page_state(driver)["undoDisabled"]
+    browser.draw(driver, browser.SEVEN[:1])
+    browser.wait_until_idle(driver, 1)
+    after_bar = _pad_ink(driver)
+    browser.draw(driver, browser.SEVEN[1:])
+    browser.wait_until_idle(driver, 2)
+    assert _pad_ink(driver) > after_bar
+    shown = browser.page_state(driver)["predictions"]
+    driver.find_element("id", "undo").click()  # the stem goes ...
+    assert _pad_ink(driver) == after_bar
+    browser.wait_until_idle(driver, shown + 1)  # ... and the bar is read again
+    assert not browser.page_state(driver)["undoDisabled"]
+    driver.find_element("id", "undo").click()  # then the bar
+    state = browser.page_state(driver)
+    assert _pad_ink(driver) == 0 and state["undoDisabled"]
+    assert state["prediction"] == "\u2013" and max(state["seen"]) == 0
+
+
+def test_a_scribble_is_shown_as_not_sure(driver, url):
+    browser.open_page(driver, url)
+    _set_pen(driver, 40)
+    zigzag = [(30, 30 + 30 * k) if k % 2 else (250, 30 + 30 * k) for k in range(8)]
+    browser.draw(driver, [zigzag, [(30, 30), (250, 250)], [(250, 30), (30, 250)]])
+    browser.wait_until_idle(driver, 1)
+    state = browser.page_state(driver)
+    assert state["confidence"].startswith("not sure: "), state["confidence"]
+    assert " or " in state["confidence"] and "sure" not in state["confidence"][8:]
+    classes = [bar["label"] for bar in state["bars"]]
+    top_two = np.argsort([-bar["probability"] for bar in state["bars"]])[:2]
+    first, second = (classes[k] for k in top_two)
+    assert state["confidence"].startswith(f"not sure: {first} (")
+    assert f" or {second} (" in state["confidence"]
+
+
+def test_an_upload_shows_its_file_name_until_the_next_drawing(driver, url, tmp_path):
+    X, _ = load_mnist_sample(subset="test", return_X_y=True)
+    photo = tmp_path / "my seven.png"
+    Image.fromarray(255 - X[0]).resize((112, 112)).save(photo)
+    browser.open_page(driver, url)
+    assert browser.page_state(driver)["drawTitle"] == "Draw a digit"
+    driver.find_element("id", "upload").send_keys(str(photo))
+    browser.wait_until_idle(driver, 1)
+    state = browser.page_state(driver)
+    assert state["fileName"] == "Uploaded: my seven.png"
+    assert state["drawTitle"] == "Your picture"
+    browser.draw(driver, browser.SEVEN)  # drawing replaces the picture
+    browser.wait_until_idle(driver, 2)
+    state = browser.page_state(driver)
+    assert state["fileName"] == "" and state["drawTitle"] == "Draw a digit"
+
+
+@pytest.mark.parametrize("size", [(1200, 900), (390, 844)])
+def test_the_page_fits_without_scrolling_to_the_bars(driver, url, size):
+    try:
+        driver.set_window_size(*size)
+        browser.open_page(driver, url)
+        browser.draw(driver, browser.SEVEN)
+        browser.wait_until_idle(driver, 1)
+        box = driver.execute_script(
+            """
+            const bars = document.getElementById('bars').getBoundingClientRect();
+            const main = document.querySelector('main').getBoundingClientRect();
+            const panels = Array.from(document.querySelectorAll('.panel'))
+                .map(p => p.getBoundingClientRect());
+            return {
+              width: window.innerWidth, height: window.innerHeight,
+              scroll: document.documentElement.scrollHeight,
+              scrollWidth: document.documentElement.scrollWidth,
+              barsBottom: bars.bottom,
+              left: Math.min(...panels.map(p => p.left)) - main.left,
+              right: main.right - Math.max(...panels.map(p => p.right)),
+            };
+            """
+        )
+        assert box["barsBottom"] <= box["height"], box  # the bars are in view
+        assert box["scrollWidth"] <= box["width"], box  # no sideways scrolling
+        assert abs(box["left"] - box["right"]) <= 2, box  # centred
+        if size == (1200, 900):
+            assert box["scroll"] <= box["height"], box  # nothing to scroll
+    finally:
+        driver.set_window_size(1000, 900)
+
+
 def test_the_docs_screenshot_script_runs(serve_model_path, tmp_path):
     out = tmp_path / "serve_page.png"
     result = subprocess.run(

@@ -3,7 +3,8 @@
 ``skmnist serve MODEL`` (or :func:`run`) serves a ``.skmnist`` model file on
 this machine: a page to draw or upload a digit, and a JSON API,
 ``POST /predict``, ``GET /health`` and ``GET /model``. :func:`make_app` makes
-the ASGI application itself, to serve with any ASGI server.
+the ASGI application itself, to serve with any ASGI server, and
+:func:`make_config` the uvicorn configuration that guards it as ``run`` does.
 
 It needs the ``serve`` extra: ``pip install "skmnist[serve]"`` (Starlette and
 uvicorn).
@@ -19,6 +20,6 @@ except ImportError as exc:  # pragma: no cover - the test extra installs them
     ) from exc
 
 from ._app import make_app
-from ._server import run
+from ._server import make_config, run
 
-__all__ = ["make_app", "run"]
+__all__ = ["make_app", "make_config", "run"]

@@ -11,12 +11,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import ClientDisconnect
-from starlette.responses import FileResponse, JSONResponse
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from ._batching import MicroBatcher
+from ._batching import Abandoned, MicroBatcher
+from ._confidence import not_sure, unlike_digits
 from ._estimator import describe, load_estimator, plain
 from ._inputs import (
     JSON_TYPE,
@@ -29,6 +31,8 @@ from ._inputs import (
 MAX_BODY_BYTES = 2 * 1024 * 1024
 MAX_IMAGE_PIXELS = 2048 * 2048
 MAX_IMAGES = 1000
+# The names of this machine that a browser may use for a service bound here.
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 ENDPOINTS = "GET / (the drawing page), POST /predict, GET /health and GET /model"
 _INLINE_JSON_BYTES = 64 * 1024
 _INLINE_PIXELS = 160 * 160
@@ -51,6 +55,7 @@ def make_app(
     max_body_bytes=MAX_BODY_BYTES,
     max_image_pixels=MAX_IMAGE_PIXELS,
     max_images=MAX_IMAGES,
+    allowed_hosts=LOOPBACK_HOSTS,
 ):
     """Make the web service of a trained model, as an ASGI application.
 
@@ -67,12 +72,19 @@ def make_app(
       a 28x28 array of pixel values 0-255 (light ink on black, as MNIST's) or
       ``{"images": [A, ...]}``. The answer is JSON: ``labels`` (one per
       image), ``probabilities`` (one list per image, in the order of
-      ``classes``), ``classes`` and ``images`` (the 28x28 images the model
-      saw);
+      ``classes``), ``classes``, ``images`` (the 28x28 images the model
+      saw), ``not_sure`` (one flag per image: its top probability is below
+      the threshold measured for the page, see the user guide) and
+      ``maybe_not_a_digit`` (its ink is unlike MNIST's digits: in amount,
+      spread, stroke width or shape);
     - ``GET /health``: ``{"status": "ok", ...}``, with counts of the requests
       waiting for the model and of the model calls made;
     - ``GET /model``: the model's class, hyperparameters, classes, and its
       validation accuracy when its training recorded one.
+
+    A request whose ``Host`` header is not one of `allowed_hosts` gets status
+    400 before anything else is done: a web page whose domain name is made to
+    resolve to this machine (DNS rebinding) cannot reach the service.
 
     A bad request gets a JSON answer ``{"error": "..."}`` that says what was
     wrong, with status 400 (malformed), 404, 405, 413 (over a limit), 415
@@ -103,18 +115,28 @@ def make_app(
     max_images : int, default=1000
         Most images in one JSON request.
 
+    allowed_hosts : sequence of str, default=("localhost", "127.0.0.1", "[::1]")
+        The names the service answers to in the ``Host`` header (without the
+        port; ``"*.example.org"`` matches subdomains, ``"*"`` any name).
+
     Returns
     -------
     app : starlette.applications.Starlette
-        Serve it with any ASGI server, e.g. ``uvicorn.run(app)``, or use
-        :func:`skmnist.serve.run`.
+        Serve it with any ASGI server, e.g. ``uvicorn.run(app)``, with
+        uvicorn and the guards of ``skmnist serve`` (:func:`make_config`), or
+        use :func:`skmnist.serve.run`.
 
     Raises
     ------
     ValueError
         If the file is not a model file that :func:`skmnist.load_model` reads
         (:class:`~skmnist.ModelFileError`), is a joblib or pickle file, or the
-        model cannot predict 28x28 images.
+        model cannot read digits: it fails on 28x28 images of 0-255 pixels,
+        or, if its classes are the ten digits, it reads no more of the
+        packaged sample's 500 test digits right than 1.5 times chance (75):
+        a model fed the wrong way or trained on other images is refused at
+        start, not at every request. Also if `allowed_hosts` is not a list of
+        host names.
     OSError
         If the file cannot be read.
     TypeError
@@ -131,9 +153,9 @@ def make_app(
     >>> from skmnist import load_mnist_sample, make_mnist_pipeline
     >>> from skmnist.serve import make_app
     >>> X, y = load_mnist_sample(return_X_y=True)
-    >>> pipe = make_mnist_pipeline(hidden_size=16, epochs=1, random_state=0)
+    >>> pipe = make_mnist_pipeline(hidden_size=16, epochs=3, random_state=0)
     >>> app = make_app(pipe.fit(X, y))
-    >>> with TestClient(app) as client:
+    >>> with TestClient(app, base_url="http://localhost") as client:
     ...     answer = client.post("/predict", json={"image": X[0].tolist()})
     >>> answer.status_code, len(answer.json()["probabilities"][0])
     (200, 10)
@@ -145,10 +167,25 @@ def make_app(
     ):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{name} must be a positive integer; got {value!r}.")
+    if isinstance(allowed_hosts, str) or not all(
+        isinstance(h, str) and h for h in allowed_hosts
+    ):
+        raise ValueError(
+            "allowed_hosts must be a list of host names, e.g. ['localhost']; "
+            f"got {allowed_hosts!r}."
+        )
+    allowed_hosts = list(allowed_hosts)
     estimator, source = load_estimator(model)
     classes = np.asarray(estimator.classes_)
     info = describe(estimator, source)
-    batcher = MicroBatcher(estimator.predict_proba)
+
+    def answer(images):
+        # One worker call per batch: the model, and the check of the ink.
+        proba = np.asarray(estimator.predict_proba(images), dtype=np.float64)
+        return np.column_stack([proba, unlike_digits(images)])
+
+    unlike_digits(np.zeros((1, 28, 28), np.uint8))  # its set-up paid now
+    batcher = MicroBatcher(answer)
     started = time.monotonic()
 
     async def predict(request):
@@ -170,11 +207,19 @@ def make_app(
             pixels = picture_pixels(body, kind)
             inline = pixels is not None and pixels <= _INLINE_PIXELS
         images = decode() if inline else await run_in_threadpool(decode)
-        proba = np.asarray(await batcher.predict_proba(images), dtype=np.float64)
+        try:
+            proba = await batcher.predict_proba(
+                images, abandoned=_disconnected(request)
+            )
+        except Abandoned:
+            return Response(status_code=499)  # nobody reads it
+        proba, odd = proba[:, :-1], proba[:, -1] > 0.5
         return JSONResponse(
             {
                 "labels": [plain(c) for c in classes[proba.argmax(axis=1)]],
                 "probabilities": proba.tolist(),
+                "not_sure": not_sure(proba).tolist(),
+                "maybe_not_a_digit": odd.tolist(),
                 "classes": info["classes"],
                 "images": images.tolist(),
             }
@@ -188,6 +233,7 @@ def make_app(
                 "pending": batcher.pending,
                 "model_calls": batcher.calls,
                 "images_predicted": batcher.images,
+                "abandoned": batcher.abandoned,
             }
         )
 
@@ -205,6 +251,9 @@ def make_app(
 
     async def page(request):
         return FileResponse(_STATIC / "index.html")
+
+    async def favicon(request):
+        return FileResponse(_STATIC / "favicon.svg", media_type="image/svg+xml")
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
@@ -239,12 +288,16 @@ def make_app(
         Route("/", page, methods=["GET"]),
         Route("/predict", predict, methods=["POST"]),
         Route("/health", health, methods=["GET"]),
+        Route("/favicon.ico", favicon, methods=["GET"]),
         Route("/model", model_info, methods=["GET"]),
         Mount("/static", StaticFiles(directory=_STATIC)),
     ]
     return Starlette(
         routes=routes,
-        middleware=[Middleware(_SecurityHeaders)],
+        middleware=[
+            Middleware(_TrustedHosts, allowed_hosts=allowed_hosts),
+            Middleware(_SecurityHeaders),
+        ],
         exception_handlers={
             BadRequest: bad_request,
             HTTPException: http_error,
@@ -276,6 +329,12 @@ async def _read_body(request, limit):
     return b"".join(chunks)
 
 
+async def _disconnected(request):
+    """Return when the client of a request whose body has been read leaves."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
 def _error(status, message, headers=None):
     headers = {k: v for k, v in (headers or {}).items() if k.lower() == "allow"}
     return JSONResponse({"error": message}, status_code=status, headers=headers)
@@ -299,3 +358,37 @@ class _SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class _TrustedHosts:
+    """Starlette's TrustedHostMiddleware deciding, a JSON error for a refusal."""
+
+    def __init__(self, app, allowed_hosts):
+        self.app = app
+        self.allowed_hosts = allowed_hosts
+        self._check = TrustedHostMiddleware(_accept, allowed_hosts=allowed_hosts)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        scope["skmnist.host_ok"] = False
+        await self._check(scope, receive, _discard)
+        if scope.pop("skmnist.host_ok"):
+            return await self.app(scope, receive, send)
+        host = dict(scope["headers"]).get(b"host", b"").decode("latin-1")
+        shown = ", ".join(self.allowed_hosts)
+        response = _error(
+            400,
+            f"this service does not answer to the Host {host!r}: it answers "
+            f"to {shown}. To reach it under another name, start it with "
+            "--allow-host NAME (run(allow_hosts=...)).",
+        )
+        await _SecurityHeaders(response)(scope, receive, send)
+
+
+async def _accept(scope, receive, send):
+    scope["skmnist.host_ok"] = True
+
+
+async def _discard(message):
+    pass  # the middleware's own plain-text refusal; ours is JSON

@@ -12,6 +12,10 @@ import concurrent.futures
 import numpy as np
 
 
+class Abandoned(Exception):
+    """The request's client left before its images went to the model."""
+
+
 class MicroBatcher:
     """Run ``predict_proba`` on the images of concurrent requests together.
 
@@ -37,17 +41,42 @@ class MicroBatcher:
         self.pending = 0  # requests waiting for or in a model call
         self.calls = 0  # model calls made
         self.images = 0  # images predicted
+        self.abandoned = 0  # requests dropped because their client left
 
-    async def predict_proba(self, images):
-        """Probabilities for `images` (n, 28, 28), from a shared model call."""
+    async def predict_proba(self, images, *, abandoned=None):
+        """Probabilities for `images` (n, 28, 28), from a shared model call.
+
+        Parameters
+        ----------
+        images : ndarray of shape (n, 28, 28)
+        abandoned : awaitable, default=None
+            Completes when the answer is no longer wanted (its client has
+            gone): the request is then dropped from the batch it waits for,
+            unless that batch is already in the model, and :class:`Abandoned`
+            is raised.
+        """
         self._start()
         future = self._loop.create_future()
         self.pending += 1
+        watch = None
         try:
             self._queue.put_nowait((images, future))
-            return await future
+            if abandoned is None:
+                return await future
+            # A callback, not asyncio.wait: the least work for each request.
+            watch = asyncio.ensure_future(abandoned)
+            watch.add_done_callback(lambda _: future.cancel())
+            try:
+                return await future
+            except asyncio.CancelledError:
+                if not (watch.done() and not watch.cancelled()):
+                    raise  # this request's own task was cancelled
+            self.abandoned += 1  # future cancelled by the watch: _work skips it
+            raise Abandoned("the client left before its images were predicted")
         finally:
             self.pending -= 1
+            if watch is not None:
+                watch.cancel()
 
     def close(self):
         """Stop the worker task and thread (waits for a running model call)."""

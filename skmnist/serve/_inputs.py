@@ -186,6 +186,15 @@ def _images_from_json(body, *, max_images):
             f'"{key}" is not a rectangular array (its rows have different '
             f"lengths); {expected}.",
         ) from exc
+    if array.dtype.kind in "iuf" and (b"true" in body or b"false" in body):
+        # NumPy reads a true among numbers as 1. The only keys are "image" and
+        # "images", and a string anywhere makes an array of strings, so these
+        # words in the body can only be JSON's booleans.
+        raise BadRequest(
+            400,
+            f'"{key}" holds true/false values among its numbers: pixel values '
+            "must be numbers 0-255.",
+        )
     if array.dtype.kind not in "iuf":
         what = {
             "b": "true/false values",

@@ -12,8 +12,17 @@ const confidence = document.getElementById("confidence");
 const statusLine = document.getElementById("status");
 const modelInfo = document.getElementById("model-info");
 const uploadInput = document.getElementById("upload");
+const undoButton = document.getElementById("undo");
+const pen = document.getElementById("pen");
+const penWidth = document.getElementById("pen-width");
+const drawTitle = document.getElementById("draw-title");
+const fileName = document.getElementById("file-name");
 
-const INK_WIDTH = 20; // px on the 280 px pad: about MNIST's stroke after fitting
+// The pen's width in px on the 280 px pad; 20 is about MNIST's stroke after
+// fitting.
+let inkWidth = Number(pen.value);
+const UNDO_STEPS = 50; // strokes that Undo can take back
+const undoStack = []; // the pad before each stroke
 const UPLOAD_SIDE = 1024; // pictures larger than this are scaled down first
 // The drawing is sent at 112 x 112: still 5.6 times the 20 x 20 box that the
 // digit is fitted into, and 6 times fewer pixels for the server to convert.
@@ -42,10 +51,20 @@ function clearPad() {
   ctx.fillRect(0, 0, pad.width, pad.height);
   hasInk = false;
   showingUpload = false;
+  undoStack.length = 0;
+  undoButton.disabled = true;
+  showSource(null);
+}
+
+// The panel says what the pad holds: a drawing, or the uploaded file.
+function showSource(name) {
+  drawTitle.textContent = name ? "Your picture" : "Draw a digit";
+  fileName.textContent = name ? `Uploaded: ${name}` : "";
 }
 
 function resetResult() {
   prediction.textContent = "\u2013";
+  prediction.className = "empty";
   confidence.textContent = "";
   for (const li of bars.children) showBar(li, 0, false);
   seenCtx.fillStyle = "#000";
@@ -90,8 +109,23 @@ function showResult(answer) {
   const label = answer.labels[0];
   const proba = answer.probabilities[0];
   const best = proba.indexOf(Math.max(...proba));
+  const order = proba.map((p, i) => i).sort((i, j) => proba[j] - proba[i]);
+  const percent = (i) => `${(100 * proba[i]).toFixed(0)}%`;
+  const unsure = answer.not_sure ? answer.not_sure[0] : false;
+  const odd = answer.maybe_not_a_digit ? answer.maybe_not_a_digit[0] : false;
   prediction.textContent = String(label);
-  confidence.textContent = `${(100 * proba[best]).toFixed(1)}% sure`;
+  prediction.className = unsure || odd ? "unsure" : "";
+  if (unsure || odd) {
+    // Below the threshold measured on MNIST, or ink unlike a digit's: the top
+    // two guesses, not a percentage that sounds sure.
+    const [a, b] = order;
+    confidence.textContent =
+      `not sure: ${answer.classes[a]} (${percent(a)}) or ` +
+      `${answer.classes[b]} (${percent(b)})` +
+      (odd ? "; this may not be a digit" : "");
+  } else {
+    confidence.textContent = `${percent(best)} sure`;
+  }
   if (bars.children.length !== answer.classes.length) makeBars(answer.classes);
   Array.from(bars.children).forEach((li, i) => showBar(li, proba[i], i === best));
   const image = seenCtx.createImageData(28, 28);
@@ -157,7 +191,7 @@ function point(event) {
 
 function stroke(from, to) {
   ctx.strokeStyle = "#000";
-  ctx.lineWidth = INK_WIDTH;
+  ctx.lineWidth = inkWidth;
   ctx.lineCap = "round";
   ctx.lineJoin = "round";
   ctx.beginPath();
@@ -171,6 +205,9 @@ function stroke(from, to) {
 pad.addEventListener("pointerdown", (event) => {
   event.preventDefault();
   if (showingUpload) clearPad();
+  undoStack.push(ctx.getImageData(0, 0, pad.width, pad.height));
+  if (undoStack.length > UNDO_STEPS) undoStack.shift();
+  undoButton.disabled = false;
   pad.setPointerCapture(event.pointerId);
   drawing = true;
   last = point(event);
@@ -191,6 +228,26 @@ for (const type of ["pointerup", "pointercancel"]) {
     predictPad();
   });
 }
+
+undoButton.addEventListener("click", () => {
+  const before = undoStack.pop();
+  if (!before) return;
+  ctx.putImageData(before, 0, 0);
+  undoButton.disabled = undoStack.length === 0;
+  // The pad is blank again when there is nothing left to undo.
+  hasInk = undoStack.length > 0;
+  if (hasInk) {
+    predictPad();
+  } else {
+    resetResult();
+    setStatus("");
+  }
+});
+
+pen.addEventListener("input", () => {
+  inkWidth = Number(pen.value);
+  penWidth.textContent = `${inkWidth} px`;
+});
 
 document.getElementById("clear").addEventListener("click", () => {
   clearPad();
@@ -230,6 +287,8 @@ uploadInput.addEventListener("change", async () => {
     bitmap = null;
   }
   if (bitmap) drawPreview(bitmap);
+  else clearPad();
+  showSource(file.name);
   let body = file;
   let type = file.type;
   const fits =
