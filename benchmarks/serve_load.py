@@ -433,7 +433,7 @@ def render_markdown(report):
 
 def main(argv=None):
     args = parse_args(argv)
-    started = datetime.datetime.now(datetime.timezone.utc)
+    started = datetime.datetime.now(datetime.UTC)
     t0 = time.perf_counter()
     machine = _common.machine()
     X, _ = load_mnist_sample(subset="test", return_X_y=True)
