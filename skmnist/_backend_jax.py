@@ -10,7 +10,6 @@ import threading
 
 import jax
 import jax.numpy as jnp
-import keras
 import numpy as np
 
 from ._compiled import (
@@ -22,6 +21,7 @@ from ._compiled import (
     padded_order,
 )
 from ._model import build_mlp, logits_model
+from ._runtime import keras
 
 __all__ = ["Predictor", "TrainingNetwork"]
 

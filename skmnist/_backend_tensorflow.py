@@ -10,12 +10,12 @@ fits of the same network in several threads at once each get their own.
 import contextlib
 import threading
 
-import keras
 import numpy as np
 import tensorflow as tf
 
 from ._compiled import ForwardPass, eval_chunks, padded_data, padded_order
 from ._model import build_mlp, logits_model
+from ._runtime import keras
 
 __all__ = ["Predictor", "TrainingNetwork"]
 

@@ -16,10 +16,11 @@ import dataclasses
 import threading
 from collections import OrderedDict
 
-import keras
 import numpy as np
 
+from ._errors import unsupported_backend
 from ._model import build_mlp
+from ._runtime import keras
 
 __all__ = [
     "MAX_COMPILED_NETWORKS",
@@ -101,12 +102,8 @@ def _backend_module():
         from . import _backend_tensorflow as module
     elif backend == "jax":
         from . import _backend_jax as module
-    else:
-        raise RuntimeError(
-            f"skmnist trains on Keras's 'tensorflow' and 'jax' backends, but "
-            f"KERAS_BACKEND is {backend!r}: set KERAS_BACKEND=tensorflow or jax "
-            "before the first import of Keras."
-        )
+    else:  # a backend from keras.json, or set after Keras was imported
+        raise unsupported_backend(backend)
     return module
 
 

@@ -8,8 +8,29 @@ command line prints these as one line; anything else escaping it is a bug and
 keeps its traceback. This module imports nothing: every room may use it.
 """
 
-__all__ = ["UserError"]
+__all__ = ["MissingExtra", "UnsupportedBackend", "UserError"]
 
 
 class UserError(Exception):
     """Marker base class: the message alone tells the user what to fix."""
+
+
+class MissingExtra(UserError, ImportError):
+    """An optional dependency is missing; the message names the extra to install."""
+
+
+class UnsupportedBackend(UserError, RuntimeError):
+    """Keras is set to a backend that skmnist does not train on."""
+
+
+# The Keras backends that skmnist trains and predicts on.
+BACKENDS = ("tensorflow", "jax")
+
+
+def unsupported_backend(backend):
+    """The error for a Keras backend outside `BACKENDS`, naming the fix."""
+    return UnsupportedBackend(
+        f"skmnist runs on Keras's 'tensorflow' and 'jax' backends, but "
+        f"KERAS_BACKEND is {backend!r}: set KERAS_BACKEND=tensorflow or "
+        "KERAS_BACKEND=jax (or unset it) before the first import of Keras."
+    )

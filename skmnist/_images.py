@@ -21,6 +21,8 @@ import os
 
 import numpy as np
 
+from ._errors import MissingExtra
+
 __all__ = ["digit_to_mnist", "load_digit_image"]
 
 MNIST_SIDE = 28
@@ -348,7 +350,7 @@ def _read_gray(path, name):
     try:
         from PIL import Image, UnidentifiedImageError
     except ImportError as exc:  # pragma: no cover - Pillow is in the test extra
-        raise ImportError(
+        raise MissingExtra(
             "Reading digit images needs Pillow: pip install 'skmnist[plot]' "
             "(or pip install pillow)."
         ) from exc

@@ -14,6 +14,8 @@ without one.
 
 import numpy as np
 
+from ._errors import MissingExtra
+
 __all__ = ["plot_confusion_matrix", "plot_digits", "plot_learning_curves"]
 
 _HISTORY_METRICS = (("loss", "Loss"), ("accuracy", "Accuracy"))
@@ -23,7 +25,7 @@ def _check_matplotlib(caller):
     try:
         import matplotlib  # noqa: F401
     except ImportError as exc:
-        raise ImportError(
+        raise MissingExtra(
             f"{caller} needs matplotlib: pip install 'skmnist[plot]' (or pip "
             "install matplotlib)."
         ) from exc

@@ -15,6 +15,8 @@ import re
 import sys
 import tempfile
 
+from ._errors import BACKENDS, unsupported_backend
+
 __all__ = ["keras"]
 
 # TensorFlow's and absl's C++ log lines, and the second line of cpu_feature_guard's.
@@ -59,6 +61,11 @@ def _quiet_tensorflow_start():
 
 
 def _import_keras():
+    # Before Keras: it fails on an unknown or uninstalled backend with a
+    # traceback of its own, and skmnist would fail later on one it can import.
+    backend = os.environ.get("KERAS_BACKEND")
+    if backend is not None and "keras" not in sys.modules and backend not in BACKENDS:
+        raise unsupported_backend(backend)
     with _quiet_tensorflow_start():
         import keras
 

@@ -3,10 +3,10 @@
 import math
 import warnings
 
-import keras
 import numpy as np
 
 from ._errors import UserError
+from ._runtime import keras
 
 __all__ = ["TrainingDiverged", "train"]
 

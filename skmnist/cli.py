@@ -122,7 +122,14 @@ def _is_users_to_fix(exc):
     return isinstance(exc, InvalidParameterError)
 
 
-class _CommandParser(argparse.ArgumentParser):
+class _Parser(argparse.ArgumentParser):
+    """A parser whose usage errors are one line, as every error of the command."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+class _CommandParser(_Parser):
     """A command's parser; its help adds the classifier's defaults, which are
     read (importing Keras) only when the help is shown."""
 
@@ -144,7 +151,7 @@ class _CommandParser(argparse.ArgumentParser):
 
 def build_parser():
     """The argument parser of the ``skmnist`` command, with its subcommands."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=PROG,
         description=(
             "The classic Keras MNIST multilayer perceptron as a scikit-learn "
@@ -288,14 +295,14 @@ def _run_train(args):
         _check_file_can_be_written(args.out)
     if args.report_dir is not None:
         _check_report_dir(args.report_dir)
-
-    X_train, y_train = _load_data(args, "train")
-    X_test, y_test = _load_data(args, "test")
-
     from . import evaluate_model, make_mnist_pipeline
 
     params = {name: getattr(args, name) for name in MODEL_OPTIONS if name in args}
     pipe = make_mnist_pipeline(verbose=args.verbose, **params)
+    pipe[-1]._check_params()  # a bad option fails before any download or output
+
+    X_train, y_train = _load_data(args, "train")
+    X_test, y_test = _load_data(args, "test")
     source = "the packaged sample of MNIST" if args.sample else "MNIST"
     print(
         f"Training on {len(X_train)} images of {source} "
@@ -398,7 +405,10 @@ def _add_serve_command(commands):
     serve.add_argument("model", metavar="MODEL", help="a .skmnist file (no pickles)")
     serve.add_argument("--host", default="127.0.0.1", help="default: %(default)s")
     serve.add_argument(
-        "--port", type=int, default=8000, help="default: %(default)s; 0: any free one"
+        "--port",
+        type=_port,
+        default=8000,
+        help="default: %(default)s; 0: any free one",
     )
     serve.add_argument(
         "--allow-host",
@@ -415,7 +425,22 @@ def _add_serve_command(commands):
     )
 
 
+def _port(text):
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a port: give a number from 0 to 65535 (0: any free one)"
+        )
+    return port
+
+
 def _run_serve(args):
+    from ._image_model import check_model_path
+
+    check_model_path(args.model)  # before the extra is needed
     from .serve import run
 
     run(

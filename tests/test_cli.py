@@ -676,3 +676,68 @@ def test_help_and_fetch_start_no_deep_learning_runtime():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+# -- user mistakes: one line each, never a traceback -------------------------------
+
+
+@pytest.mark.parametrize("port", ["70000", "-1", "http"])
+def test_serve_port_out_of_range_is_one_line(capsys, port):
+    status, out, err = run_main(capsys, "serve", "m.skmnist", "--port", port)
+    assert status == 2 and out == ""
+    assert err.splitlines() == [
+        f"skmnist serve: error: argument --port: {port!r} is not a port: give a "
+        "number from 0 to 65535 (0: any free one) (see 'skmnist serve --help')"
+    ]
+
+
+def test_negative_epochs_fail_before_anything_is_printed(capsys, monkeypatch):
+    monkeypatch.setattr(skmnist, "load_mnist_sample", _must_not_run)
+    status, out, err = run_main(capsys, "train", "--sample", "--epochs", "-3")
+    assert_one_error_line(status, err, "'epochs'", "Got -3")
+    assert out == ""
+
+
+def test_missing_extra_is_one_line_naming_it(capsys, monkeypatch, serve_model_path):
+    # None in sys.modules makes the import fail, as without the package.
+    monkeypatch.setitem(sys.modules, "uvicorn", None)
+    monkeypatch.delitem(sys.modules, "skmnist.serve", raising=False)
+    status, _, err = run_main(capsys, "serve", serve_model_path)
+    assert_one_error_line(status, err, "pip install 'skmnist[serve]'")
+    # The model path is checked first: a wrong one is the error to fix first.
+    status, _, err = run_main(capsys, "serve", "missing.skmnist")
+    assert_one_error_line(status, err, "missing.skmnist: no such model file")
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    status, _, err = run_main(capsys, "train", "--sample", "--report-dir", "r")
+    assert_one_error_line(status, err, "pip install 'skmnist[plot]'")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["numpy", "torch", "bogus"])
+def test_unsupported_keras_backend_is_one_line(skmnist_command, backend, tmp_path):
+    env = {**os.environ, "KERAS_BACKEND": backend}
+    result = subprocess.run(
+        [*skmnist_command, "train", "--sample", "--epochs", "1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"skmnist: error: skmnist runs on Keras's 'tensorflow' and 'jax' backends, "
+        f"but KERAS_BACKEND is {backend!r}: set KERAS_BACKEND=tensorflow or "
+        "KERAS_BACKEND=jax (or unset it) before the first import of Keras."
+    ]
+
+
+def test_an_internal_error_keeps_its_traceback(capsys, monkeypatch):
+    """Only skmnist's user errors are one line: a bug's ValueError propagates."""
+
+    def bug(*args, **kwargs):
+        raise ValueError("an internal bug")
+
+    monkeypatch.setattr(skmnist, "load_mnist_sample", bug)
+    with pytest.raises(ValueError, match="an internal bug"):
+        cli.main(["train", "--sample", "--epochs", "1"])

@@ -10,14 +10,16 @@ It needs the ``serve`` extra: ``pip install "skmnist[serve]"`` (Starlette and
 uvicorn).
 """
 
+from skmnist._errors import MissingExtra
+
 try:
     import starlette  # noqa: F401
     import uvicorn  # noqa: F401
 except ImportError as exc:  # pragma: no cover - the test extra installs them
-    raise ImportError(
-        f"skmnist.serve needs Starlette and uvicorn ({exc}): "
-        'pip install "skmnist[serve]"'
-    ) from exc
+    raise MissingExtra(
+        f"skmnist serve needs Starlette and uvicorn, which are not installed "
+        f"({exc}): pip install 'skmnist[serve]'"
+    ) from None
 
 from ._app import make_app
 from ._server import make_config, run
