@@ -72,7 +72,11 @@ class TrainingNetwork:
 
     def __init__(self, spec, make_optimizer):
         self.spec = spec
-        self._model = build_mlp(spec.n_features, spec.n_classes, **spec.architecture)
+        # Seeded: its initial values are overwritten by each fit's or prediction's
+        # own, and an unseeded build would draw from Python's global random.
+        self._model = build_mlp(
+            spec.n_features, spec.n_classes, seed=0, **spec.architecture
+        )
         self._logits = logits_model(self._model)
         self._optimizer = make_optimizer()
         self._optimizer.build(self._model.trainable_variables)

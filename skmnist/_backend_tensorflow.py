@@ -88,7 +88,11 @@ class TrainingNetwork:
 
 class _Workspace:
     def __init__(self, spec, make_optimizer):
-        self.model = build_mlp(spec.n_features, spec.n_classes, **spec.architecture)
+        # Seeded: its initial values are overwritten by each fit's or prediction's
+        # own, and an unseeded build would draw from Python's global random.
+        self.model = build_mlp(
+            spec.n_features, spec.n_classes, seed=0, **spec.architecture
+        )
         self.optimizer = make_optimizer()
         self.optimizer.build(self.model.trainable_variables)
         self._logits = logits_model(self.model)

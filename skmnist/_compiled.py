@@ -81,7 +81,11 @@ class ForwardPass:
     """The forward pass of one architecture, for any weights of it."""
 
     def __init__(self, spec):
-        self._model = build_mlp(spec.n_features, spec.n_classes, **spec.architecture)
+        # Seeded: its initial values are overwritten by each fit's or prediction's
+        # own, and an unseeded build would draw from Python's global random.
+        self._model = build_mlp(
+            spec.n_features, spec.n_classes, seed=0, **spec.architecture
+        )
 
     def forward(self, trainable, non_trainable, x):
         proba, _ = self._model.stateless_call(trainable, non_trainable, x)

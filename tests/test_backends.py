@@ -138,3 +138,50 @@ def test_samples_the_network_is_surely_wrong_about_are_still_learned(backend):
     assert result["loss"] == pytest.approx(20.0, abs=1.0)
     # One Adam step moved the bias towards class 1 by about the learning rate.
     assert result["bias"][0] < 40.0 - 5e-4 and result["bias"][1] > 5e-4
+
+
+_THREADED_FITS = textwrap.dedent(
+    """
+    import random, threading
+    import numpy as np
+    from skmnist import MNISTClassifier, load_mnist_sample
+
+    X, y = load_mnist_sample(return_X_y=True)
+    X = X.reshape(len(X), -1)[:600] / np.float32(255)
+    y = y[:600]
+    random.seed(123)
+    np.random.seed(123)
+    before = (random.getstate(), np.random.get_state()[1].copy())
+    # Three architectures this process has never built: each fit builds and
+    # compiles a new network, a training workspace and a forward pass.
+    kinds = [
+        dict(hidden_size=24, random_state=1),
+        dict(hidden_size=20, n_hidden_layers=1, dropout=0.3, random_state=2),
+        dict(hidden_size=28, n_hidden_layers=3, activation="tanh", random_state=3),
+    ]
+    errors = []
+
+    def fit(params):
+        try:
+            clf = MNISTClassifier(epochs=2, **params).fit(X, y)
+            clf.predict_proba(X)
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=fit, args=(k,)) for k in kinds]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    after = (random.getstate(), np.random.get_state()[1])
+    print(before[0] == after[0], np.array_equal(before[1], after[1]))
+    """
+)
+
+
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_seeded_fits_in_threads_leave_global_random_state_alone(backend):
+    """Seeded fits of new architectures in three threads draw nothing from
+    Python's or NumPy's global random state (compared whole, not by timing)."""
+    assert _python(_THREADED_FITS, backend).split() == ["True", "True"]
