@@ -397,11 +397,13 @@ def test_predict_images_and_arrays(trained, pipe, tmp_path, capsys, sample_test)
     status, _, err = run_main(
         capsys, "predict", "--invert", "no", trained.model, files[0]
     )
-    assert_one_error_line(status, err, "blank")
+    assert status == 1  # an input failed, not the command
+    assert len(err.splitlines()) == 1 and "blank" in err
 
 
-def test_predict_console_missing_file(tmp_path):
-    # A real run: exactly one line on stderr, no traceback, status 2.
+def test_predict_console_missing_model(tmp_path):
+    # A real run: the model is loaded first, so a wrong model path fails once,
+    # in one line, status 2, before any image is read.
     result = subprocess.run(
         [sys.executable, "-m", "skmnist", "predict", "m.joblib", "missing.png"],
         cwd=tmp_path,
@@ -412,7 +414,28 @@ def test_predict_console_missing_file(tmp_path):
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr.splitlines() == [
-        "skmnist: error: missing.png: No such file or directory"
+        "skmnist: error: m.joblib: no such model file"
+    ]
+
+
+def test_predict_console_fifo_is_refused_not_read(trained, tmp_path, sample_test):
+    # A named pipe with no writer would block a reader forever: a hang fails
+    # the test by its timeout.
+    np.save(tmp_path / "good.npy", sample_test[0][0])
+    os.mkfifo(tmp_path / "pipe.png")
+    result = subprocess.run(
+        [sys.executable, "-m", "skmnist", "predict", str(trained.model)]
+        + ["good.npy", "pipe.png"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1, result.stderr
+    assert PREDICTION.match(result.stdout.strip()).group("name") == "good.npy"
+    assert result.stderr.splitlines() == [
+        "skmnist: error: pipe.png is a named pipe (FIFO), not an image or .npy "
+        "file: give the path of a regular file."
     ]
 
 
@@ -432,11 +455,90 @@ def _bad_inputs(folder):
 
 def test_predict_bad_inputs(trained, tmp_path, capsys, sample_test):
     np.save(tmp_path / "good.npy", sample_test[0][:2])
-    for name, reason in _bad_inputs(tmp_path).items():
+    bad = _bad_inputs(tmp_path)
+    for name, reason in bad.items():
         files = [tmp_path / "good.npy", tmp_path / name]
         status, out, err = run_main(capsys, "predict", trained.model, *files)
-        assert_one_error_line(status, err, name, reason)
-        assert out == ""  # nothing is predicted before every file is read
+        assert status == 1
+        lines = err.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("skmnist: error: "), err
+        assert name in lines[0] and reason in lines[0]
+        assert "Traceback" not in err
+        # The good file is still answered.
+        assert [PREDICTION.match(line).group("name") for line in out.splitlines()] == [
+            f"{tmp_path / 'good.npy'}[{i}]" for i in range(2)
+        ]
+
+
+def test_predict_answers_every_good_file_of_a_batch(trained, pipe, tmp_path, capsys):
+    X, _ = load_mnist_sample(subset="test", return_X_y=True)
+    names = ["a.npy", "notes.png", "b.npy", "c.npy", "missing.npy"]
+    for i, name in enumerate(["a.npy", "b.npy", "c.npy"]):
+        np.save(tmp_path / name, X[i])
+    (tmp_path / "notes.png").write_text("not an image")
+    status, out, err = run_main(
+        capsys, "predict", trained.model, *(tmp_path / n for n in names)
+    )
+    assert status == 1
+    matches = [PREDICTION.match(line) for line in out.splitlines()]
+    assert [m.group("name") for m in matches] == [
+        str(tmp_path / n) for n in ("a.npy", "b.npy", "c.npy")
+    ]
+    assert [int(m.group("label")) for m in matches] == pipe.predict(X[:3]).tolist()
+    errors = err.splitlines()
+    assert len(errors) == 2 and "notes.png" in errors[0] and "missing.npy" in errors[1]
+
+
+def test_predict_json_lines(trained, pipe, tmp_path, capsys, sample_test):
+    X, _ = sample_test
+    np.save(tmp_path / "one.npy", X[0])
+    np.save(tmp_path / "stack.npy", X[1:3])
+    (tmp_path / "notes.png").write_text("not an image")
+    files = [tmp_path / "one.npy", tmp_path / "notes.png", tmp_path / "stack.npy"]
+    status, out, err = run_main(capsys, "predict", "--json", trained.model, *files)
+    assert status == 1 and err == ""
+    answers = [json.loads(line) for line in out.splitlines()]
+    assert len(answers) == 4
+    assert answers[1]["file"] == str(files[1]) and "not an image" in answers[1]["error"]
+    good = [answers[0], answers[2], answers[3]]
+    assert [a["file"] for a in good] == [str(files[0])] + [str(files[2])] * 2
+    assert "index" not in good[0] and [a["index"] for a in good[1:]] == [0, 1]
+    expected = pipe.predict_proba(X[:3])
+    for answer, proba in zip(good, expected, strict=True):
+        assert answer["label"] == int(pipe.classes_[proba.argmax()])
+        assert isinstance(answer["label"], int)
+        assert list(answer["probabilities"]) == [str(c) for c in pipe.classes_]
+        assert list(answer["probabilities"].values()) == pytest.approx(proba, abs=1e-6)
+        assert answer["probability"] == pytest.approx(proba.max(), abs=1e-6)
+
+
+def test_predict_top_k(trained, pipe, tmp_path, capsys, sample_test):
+    X, _ = sample_test
+    np.save(tmp_path / "one.npy", X[0])
+    proba = pipe.predict_proba(X[:1])[0]
+    order = np.argsort(-proba, kind="stable")[:3]
+    status, out, err = run_main(
+        capsys, "predict", "--top-k", "3", trained.model, tmp_path / "one.npy"
+    )
+    assert status == 0, err
+    expected = ", ".join(f"{pipe.classes_[c]} (p={proba[c]:.2f})" for c in order)
+    assert out == f"{tmp_path / 'one.npy'}: {expected}\n"
+    status, out, err = run_main(
+        capsys, "predict", "--json", "--top-k", "3", trained.model, tmp_path / "one.npy"
+    )
+    assert status == 0, err
+    answer = json.loads(out)
+    assert "probabilities" not in answer
+    assert [t["label"] for t in answer["top_k"]] == pipe.classes_[order].tolist()
+    assert [t["probability"] for t in answer["top_k"]] == pytest.approx(
+        proba[order], abs=1e-6
+    )
+    for k in ("0", "11", "-2"):
+        status, out, err = run_main(
+            capsys, "predict", "--top-k", k, trained.model, tmp_path / "one.npy"
+        )
+        assert_one_error_line(status, err, "--top-k", "10 classes", k)
+        assert out == ""
 
 
 def _wrong_models(folder):
