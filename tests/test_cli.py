@@ -162,7 +162,12 @@ def test_train_report_is_evaluate_models(trained, pipe, metrics, sample_test):
     from skmnist import evaluate_model
 
     X, y = sample_test
-    assert metrics["data"] == {"source": "sample", "n_train": 2000, "n_test": 500}
+    assert metrics["data"] == {
+        "source": "sample",
+        "n_train": 2000,
+        "n_test": 500,
+        "n_left_out": 0,
+    }
     assert metrics["fit_time"] > 0
     expected = evaluate_model(
         pipe,
@@ -609,6 +614,93 @@ def test_evaluate_on_the_sample(trained, metrics, pipe, sample_test, capsys):
         y_test, pipe.predict(X_test), labels=pipe.classes_, digits=4, zero_division=0
     )
     assert report in out
+
+
+@pytest.fixture(scope="module")
+def some_digits_models(tmp_path_factory):
+    """Tiny pipelines (1 epoch) of digits 0-4, and of labels shifted by 10."""
+    from skmnist import make_mnist_pipeline
+
+    X, y = load_mnist_sample(return_X_y=True)
+    folder = tmp_path_factory.mktemp("some-digits")
+    paths = {}
+    for name, (rows, labels) in {
+        "low.joblib": (X[y < 5], y[y < 5]),
+        "shifted.joblib": (X, y + 10),
+        "strings.joblib": (X, y.astype(str)),
+    }.items():
+        pipe = make_mnist_pipeline(hidden_size=8, epochs=1, random_state=0)
+        joblib.dump(pipe.fit(rows, labels), folder / name)
+        paths[name] = folder / name
+    return paths
+
+
+def test_evaluate_a_model_of_some_digits(some_digits_models, sample_test, capsys):
+    _, y_test = sample_test
+    model = some_digits_models["low.joblib"]
+    status, out, err = run_main(capsys, "evaluate", model, "--sample")
+    assert status == 0, err
+    n_known = int((y_test < 5).sum())
+    first = out.splitlines()[0]
+    assert first == (
+        f"{model}: evaluated {n_known} of 500 test images of the packaged sample "
+        "of MNIST: the model knows the classes 0, 1, 2, 3, 4 only; "
+        f"{500 - n_known} images of other digits left out"
+    )
+    pipe = joblib.load(model)
+    known = y_test < 5
+    X_known = sample_test[0][known]
+    accuracy = pipe.score(X_known, y_test[known])
+    assert re.search(rf"^accuracy: +{accuracy:.4f}$", out, re.M)
+
+
+def test_evaluate_labels_that_match_by_string_form(some_digits_models, capsys):
+    model = some_digits_models["strings.joblib"]
+    status, out, err = run_main(capsys, "evaluate", model, "--sample")
+    assert status == 0, err
+    assert out.splitlines()[0] == (
+        f"{model} on 500 test images of the packaged sample of MNIST"
+    )
+
+
+def test_evaluate_a_model_of_no_test_label_is_one_line(some_digits_models, capsys):
+    model = some_digits_models["shifted.joblib"]
+    status, out, err = run_main(capsys, "evaluate", model, "--sample")
+    assert_one_error_line(
+        status, err, "the model knows the classes 10, 11", "labels are 0, 1"
+    )
+    assert out == ""
+
+
+def test_evaluate_report_dir_is_trains_report(trained, metrics, tmp_path, capsys):
+    report = tmp_path / "report"
+    status, out, err = run_main(
+        capsys, "evaluate", trained.model, "--sample", "--report-dir", report
+    )
+    assert status == 0, err
+    assert sorted(os.listdir(report)) == sorted(os.listdir(trained.report))
+    again = json.loads((report / "metrics.json").read_text())
+    for key in ("accuracy", "log_loss", "confusion_matrix", "labels", "history"):
+        assert again[key] == metrics[key]
+    assert again["data"] == {"source": "sample", "n_test": 500, "n_left_out": 0}
+    assert out.splitlines()[-1] == f"report:    {report}"
+
+
+def test_evaluate_report_dir_checked_before_loading(
+    capsys, monkeypatch, no_training, tmp_path, trained
+):
+    (tmp_path / "file").write_text("")
+    status, out, err = run_main(
+        capsys, "evaluate", trained.model, "--sample", "--report-dir", tmp_path / "file"
+    )
+    assert_one_error_line(status, err, "cannot write the report")
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib fails
+    report = tmp_path / "report"
+    status, out, err = run_main(
+        capsys, "evaluate", trained.model, "--sample", "--report-dir", report
+    )
+    assert_one_error_line(status, err, "--report-dir", "skmnist[plot]")
+    assert out == "" and not report.exists()
 
 
 def test_report_dir_without_matplotlib_fails_first(
