@@ -387,6 +387,11 @@ def _read_gray(path, name):
     except Image.DecompressionBombError as exc:
         raise _too_large(name, exc) from exc
     except UnidentifiedImageError as exc:
+        if _starts_as_an_image(path):
+            raise ValueError(
+                f"{name}: the image is truncated: the file starts as a PNG or "
+                "JPEG image but ends before its header does."
+            ) from exc
         raise ValueError(
             f"{name}: not an image file that Pillow can read (PNG, JPEG, BMP, "
             "GIF, TIFF, ...); digit arrays must be saved as .npy."
@@ -397,6 +402,21 @@ def _read_gray(path, name):
         raise ValueError(f"{name}: the image cannot be decoded: {exc}") from exc
     except (ValueError, SyntaxError) as exc:
         raise ValueError(f"{name}: the image cannot be decoded: {exc}") from exc
+
+
+def _starts_as_an_image(path):
+    """Whether a file Pillow could not identify starts with PNG's or JPEG's
+    first bytes (a download cut short)."""
+    try:
+        if hasattr(path, "read"):
+            path.seek(0)
+            head = path.read(8)
+        else:
+            with open(path, "rb") as file:
+                head = file.read(8)
+    except (OSError, ValueError):
+        return False
+    return head.startswith((b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff"))
 
 
 def _too_large(name, detail):
