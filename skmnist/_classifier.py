@@ -654,6 +654,13 @@ class MNISTClassifier(KerasClassifier):
         -------
         proba : ndarray of shape (n_samples, n_classes)
             Probability of each class, columns in the order of ``classes_``.
+
+        Warns
+        -----
+        UserWarning
+            If X has values far outside unit scale (above 100 in absolute
+            value, such as raw 0-255 pixels), as fit warns: the network reads
+            such rows wrong.
         """
         return self._predict_raw(X)
 
@@ -669,6 +676,13 @@ class MNISTClassifier(KerasClassifier):
         -------
         y : ndarray of shape (n_samples,)
             Predicted labels, of the type of the labels seen in fit.
+
+        Warns
+        -----
+        UserWarning
+            If X has values far outside unit scale (above 100 in absolute
+            value, such as raw 0-255 pixels), as fit warns: the network reads
+            such rows wrong.
         """
         proba = self._predict_raw(X)
         return self.target_encoder_.inverse_transform(proba)
