@@ -620,19 +620,25 @@ class MNISTClassifier(KerasClassifier):
                     f"the data, but the data contains only one class: {classes[0]!r}."
                 )
             self.target_type_ = type_of_target(classes)
-        if y is not None and X is not None and X.size:
-            # Two passes without a temporary array: |X|.max() would copy X.
-            largest = max(float(X.max()), -float(X.min()))
-            if largest > _LARGE_INPUT:
-                warnings.warn(
-                    f"X has values as large as {largest:.4g}, but "
-                    f"{type(self).__name__} trains well only on inputs of about "
-                    "unit scale: divide pixel values by 255 (skmnist.FlattenScaler "
-                    "does), or standardize features (StandardScaler).",
-                    UserWarning,
-                    stacklevel=_caller_stacklevel(),
-                )
+        if y is not None and X is not None:
+            self._warn_if_large(X, "trains well only on inputs of about unit scale")
         return X, y
+
+    def _warn_if_large(self, X, what):
+        """Warn when X reaches far outside unit scale (raw 0-255 pixels)."""
+        if not X.size:
+            return
+        # Two passes without a temporary array: |X|.max() would copy X.
+        largest = max(float(X.max()), -float(X.min()))
+        if largest > _LARGE_INPUT:
+            warnings.warn(
+                f"X has values as large as {largest:.4g}, but "
+                f"{type(self).__name__} {what}: divide pixel values by 255 "
+                "(skmnist.FlattenScaler does), or standardize features "
+                "(StandardScaler).",
+                UserWarning,
+                stacklevel=_caller_stacklevel(),
+            )
 
     # -- prediction ----------------------------------------------------------------
 
@@ -648,6 +654,13 @@ class MNISTClassifier(KerasClassifier):
         -------
         proba : ndarray of shape (n_samples, n_classes)
             Probability of each class, columns in the order of ``classes_``.
+
+        Warns
+        -----
+        UserWarning
+            If X has values far outside unit scale (above 100 in absolute
+            value, such as raw 0-255 pixels), as fit warns: the network reads
+            such rows wrong.
         """
         return self._predict_raw(X)
 
@@ -663,6 +676,13 @@ class MNISTClassifier(KerasClassifier):
         -------
         y : ndarray of shape (n_samples,)
             Predicted labels, of the type of the labels seen in fit.
+
+        Warns
+        -----
+        UserWarning
+            If X has values far outside unit scale (above 100 in absolute
+            value, such as raw 0-255 pixels), as fit warns: the network reads
+            such rows wrong.
         """
         proba = self._predict_raw(X)
         return self.target_encoder_.inverse_transform(proba)
@@ -673,6 +693,9 @@ class MNISTClassifier(KerasClassifier):
         # function per model and costs more than the network on MNIST-sized input.
         check_is_fitted(self)
         X, _ = self._validate_data(X)
+        # The network's inputs were of about unit scale (fit warned otherwise):
+        # rows of raw 0-255 pixels would be read wrong without a word.
+        self._warn_if_large(X, "predicts well only on inputs of about unit scale")
         X = self.feature_encoder_.transform(X)
         predictor = _compiled.predictor(self._spec)
         return predictor.predict_proba(self.model_, X, _PREDICT_CHUNK)

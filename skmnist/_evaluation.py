@@ -20,12 +20,26 @@ from sklearn.metrics import (
 from sklearn.utils.validation import check_is_fitted
 
 from . import __version__
+from ._errors import UserError
+from ._json import plain
 
-__all__ = ["evaluate_model"]
+__all__ = ["LabelMismatchError", "evaluate_model"]
+
+
+class LabelMismatchError(UserError, ValueError):
+    """Test labels that are not the classes of the model scored on them."""
 
 
 def evaluate_model(
-    estimator, X, y, *, fit_time=None, data_info=None, report_dir=None, n_digits=25
+    estimator,
+    X,
+    y,
+    *,
+    fit_time=None,
+    data_info=None,
+    report_dir=None,
+    n_digits=25,
+    unknown_labels="error",
 ):
     """Score a fitted classifier on test data, and optionally write a report.
 
@@ -71,13 +85,25 @@ def evaluate_model(
     n_digits : int, default=25
         The most misclassified digits to draw in ``misclassified.png``.
 
+    unknown_labels : {"error", "skip"}, default="error"
+        What to do with test samples whose label is not one of the model's
+        classes (a model trained on some digits only): raise a ValueError
+        naming them, or leave them out and score the others (their number is
+        recorded as ``metrics["data"]["n_left_out"]``). Labels match the
+        classes exactly; where no label does, they match by their string form
+        (a model trained on the strings ``"0"``-``"9"`` is scored on MNIST's
+        integer labels), if the classes' string forms are distinct. Where no
+        sample is left, a ValueError names the classes and the labels.
+
     Returns
     -------
     metrics : dict
         JSON-serializable:
 
         - ``"skmnist_version"``;
-        - ``"data"``: ``data_info`` and ``"n_test"``, the number of samples;
+        - ``"data"``: ``data_info``, ``"n_test"``, the number of samples
+          scored, and ``"n_left_out"``, the number left out (see
+          `unknown_labels`);
         - ``"accuracy"`` and ``"log_loss"``;
         - ``"labels"``: the classes, in the order of the confusion matrix;
         - ``"per_class"``: for each label (as a string), its ``"precision"``,
@@ -95,6 +121,9 @@ def evaluate_model(
     ------
     sklearn.exceptions.NotFittedError
         If `estimator` is not fitted.
+    ValueError
+        If labels of `y` are not classes of the model and `unknown_labels` is
+        "error", or if no sample's label is a class of the model.
     ImportError
         If `report_dir` is given and matplotlib is not installed.
     OSError
@@ -117,7 +146,7 @@ def evaluate_model(
     >>> metrics["accuracy"] == pipe.score(X_test, y_test)
     True
     >>> metrics["data"], metrics["params"]["hidden_size"], metrics["n_iter"]
-    ({'n_test': 500}, 32, 2)
+    ({'n_test': 500, 'n_left_out': 0}, 32, 2)
     >>> sum(map(sum, metrics["confusion_matrix"]))
     500
     >>> folder = os.path.join(tempfile.mkdtemp(), "report")
@@ -135,8 +164,27 @@ def evaluate_model(
         check_report_dir(report_dir)
     check_is_fitted(estimator)
     classifier = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
-    labels = estimator.classes_
-    y = np.asarray(y)
+    if unknown_labels not in ("error", "skip"):
+        raise ValueError(
+            f"unknown_labels must be 'error' or 'skip'; got {unknown_labels!r}."
+        )
+    labels = np.asarray(estimator.classes_)
+    y = _match_labels(np.asarray(y), labels)
+    known = np.isin(y, labels)
+    n_left_out = int(len(y) - known.sum())
+    if not known.any():
+        raise LabelMismatchError(
+            f"no test label is a class of the model: the model knows the classes "
+            f"{_summary(labels)}, the data's labels are {_summary(np.unique(y))}."
+        )
+    if n_left_out and unknown_labels == "error":
+        raise LabelMismatchError(
+            f"{n_left_out} of {len(y)} test samples have labels the model does not "
+            f"know ({_summary(np.unique(y[~known]))}; its classes are "
+            f"{_summary(labels)}): pass unknown_labels='skip' to score the others."
+        )
+    if n_left_out:
+        X, y = _take(X, known), y[known]
     proba = estimator.predict_proba(X)
     y_pred = labels[proba.argmax(axis=1)]
 
@@ -150,10 +198,10 @@ def evaluate_model(
         )
     }
     get_params = getattr(classifier, "get_params", None)
-    metrics = _plain(
+    metrics = plain(
         {
             "skmnist_version": __version__,
-            "data": {**(data_info or {}), "n_test": len(y)},
+            "data": {**(data_info or {}), "n_test": len(y), "n_left_out": n_left_out},
             "accuracy": accuracy_score(y, y_pred),
             "log_loss": log_loss(y, proba, labels=labels),
             "labels": labels,
@@ -235,15 +283,35 @@ def _write_report(folder, metrics, X, y, y_pred, labels, n_digits):
         write_atomically(os.path.join(folder, name), data)
 
 
-def _plain(value):
-    """`value` as something JSON can hold: NumPy's scalars and arrays become
-    Python's, and anything else without a JSON form its ``repr``."""
-    if isinstance(value, (str, bool)) or value is None:
-        return value
-    if isinstance(value, (int, float, np.number, np.bool_)):
-        return value.item() if hasattr(value, "item") else value
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return [_plain(item) for item in value]
-    if isinstance(value, dict):
-        return {str(key): _plain(item) for key, item in value.items()}
-    return repr(value)
+def _match_labels(y, classes):
+    """`y` in the classes' own values: as it is where any label is a class,
+    else by string form where that matches (the model's "7" is the data's 7)."""
+    if np.isin(y, classes).any() or len(y) == 0:
+        return y
+    names = [str(c) for c in classes]
+    if len(set(names)) < len(names):
+        return y
+    by_name = dict(zip(names, classes, strict=True))
+    as_names = np.array([str(label) for label in y.tolist()], dtype=object)
+    if not np.isin(as_names, names).any():
+        return y
+    mapped = np.array(
+        [by_name.get(name, label) for name, label in zip(as_names, y, strict=True)],
+        dtype=object,
+    )
+    return mapped.astype(classes.dtype) if np.isin(as_names, names).all() else mapped
+
+
+def _take(X, rows):
+    """The selected rows of X, an array or a DataFrame."""
+    if hasattr(X, "iloc"):
+        return X.iloc[np.flatnonzero(rows)]
+    return np.asarray(X)[rows]
+
+
+def _summary(values, most=12):
+    """Values as 'a, b, c', or the first few and a count."""
+    values = [str(v) for v in np.asarray(values).tolist()]
+    if len(values) <= most:
+        return ", ".join(values)
+    return ", ".join(values[:most]) + f", ... ({len(values)} in all)"

@@ -211,7 +211,9 @@ def load_digit_image(path, *, invert="auto"):
         If the file cannot be opened (FileNotFoundError for a missing file);
         the exception's ``filename`` is the path.
     ValueError
-        If the file is not an image Pillow can read or not a valid ``.npy``
+        If the path is not a regular file (a folder, FIFO, socket or device,
+        refused before it is opened), if the file is not an image Pillow can
+        read or not a valid ``.npy``
         file, if the image has more than `MAX_PIXELS` pixels, if the image is
         blank (no ink), or if an array has a shape or values that are not
         MNIST's. The message names the file.
@@ -238,9 +240,33 @@ def load_digit_image(path, *, invert="auto"):
         name = str(getattr(path, "name", "image"))
         return digit_to_mnist(_read_gray(path, name), invert=invert, name=name)
     path = os.fspath(path)
+    _check_regular_file(path)
     if str(path).lower().endswith(".npy"):
         return _load_npy(path)
     return digit_to_mnist(_read_gray(path, str(path)), invert=invert, name=str(path))
+
+
+def _check_regular_file(path):
+    """Refuse, before opening it, a path that is not a regular file: a FIFO
+    would block the reader and a device would be read without end."""
+    import stat
+
+    mode = os.stat(path).st_mode  # FileNotFoundError names the path
+    if stat.S_ISREG(mode):
+        return
+    if stat.S_ISDIR(mode):
+        kind = "a folder"
+    elif stat.S_ISFIFO(mode):
+        kind = "a named pipe (FIFO)"
+    elif stat.S_ISSOCK(mode):
+        kind = "a socket"
+    elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        kind = "a device"
+    else:
+        kind = "not a regular file"
+    raise ValueError(
+        f"{path} is {kind}, not an image or .npy file: give the path of a regular file."
+    )
 
 
 def _blank(name):
@@ -363,6 +389,11 @@ def _read_gray(path, name):
     except Image.DecompressionBombError as exc:
         raise _too_large(name, exc) from exc
     except UnidentifiedImageError as exc:
+        if _starts_as_an_image(path):
+            raise ValueError(
+                f"{name}: the image is truncated: the file starts as a PNG or "
+                "JPEG image but ends before its header does."
+            ) from exc
         raise ValueError(
             f"{name}: not an image file that Pillow can read (PNG, JPEG, BMP, "
             "GIF, TIFF, ...); digit arrays must be saved as .npy."
@@ -373,6 +404,21 @@ def _read_gray(path, name):
         raise ValueError(f"{name}: the image cannot be decoded: {exc}") from exc
     except (ValueError, SyntaxError) as exc:
         raise ValueError(f"{name}: the image cannot be decoded: {exc}") from exc
+
+
+def _starts_as_an_image(path):
+    """Whether a file Pillow could not identify starts with PNG's or JPEG's
+    first bytes (a download cut short)."""
+    try:
+        if hasattr(path, "read"):
+            path.seek(0)
+            head = path.read(8)
+        else:
+            with open(path, "rb") as file:
+                head = file.read(8)
+    except (OSError, ValueError):
+        return False
+    return head.startswith((b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff"))
 
 
 def _too_large(name, detail):

@@ -5,8 +5,8 @@
     skmnist fetch [--data-home DIR] [--mirror URL]
     skmnist train [--sample] [--hidden-size N] [--epochs N] ... \\
                   [--out MODEL] [--report-dir DIR]
-    skmnist evaluate MODEL [--sample] [--data-home DIR]
-    skmnist predict MODEL FILE [FILE ...]
+    skmnist evaluate MODEL [--sample] [--data-home DIR] [--report-dir DIR]
+    skmnist predict MODEL FILE [FILE ...] [--json] [--top-k K]
     skmnist serve MODEL [--host ADDR] [--port N] [--allow-host NAME] [--access-log]
     skmnist info MODEL
 
@@ -77,7 +77,8 @@ def main(argv=None):
     Returns
     -------
     status : int
-        The exit status: 0 on success, 2 for a usage error or a failure the
+        The exit status: 0 on success, 1 when ``predict`` could not read some
+        of its inputs (it answers the others), 2 for a usage error or a failure the
         user can fix (reported as one line ``skmnist: error: ...`` on stderr),
         130 when interrupted.
 
@@ -100,7 +101,7 @@ def main(argv=None):
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     try:
         with _tidy_warnings():
-            args.run(args)
+            status = args.run(args)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
@@ -110,7 +111,7 @@ def main(argv=None):
         sys.stdout.flush()
         print(f"{PROG}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
-    return 0
+    return status or 0  # predict: 1 when some inputs failed
 
 
 def _is_users_to_fix(exc):
@@ -237,6 +238,13 @@ def build_parser():
     )
     _add_model_argument(evaluate)
     _add_data_options(evaluate, sample=True)
+    evaluate.add_argument(
+        "--report-dir",
+        metavar="DIR",
+        help="write skmnist.evaluate_model's report here, as 'train --report-dir' "
+        "does: metrics.json and figures (created if needed; needs matplotlib). "
+        "Default: no report",
+    )
 
     predict = _add_command(
         commands,
@@ -248,7 +256,10 @@ def build_parser():
         "into MNIST images the way MNIST was made: grayscale, inverted if the "
         "background is light, the ink fitted into 20x20 pixels and centred by "
         "mass in 28x28. .npy files hold images already in MNIST's format: "
-        f"(28, 28), (784,), (n, 28, 28) or (n, 784). {_TRUST_WARNING}",
+        f"(28, 28), (784,), (n, 28, 28) or (n, 784). Every input that can be read "
+        "is answered; one that cannot gets an error line on stderr, and the exit "
+        "status is then 1 (2 for a usage error or a model that cannot be used). "
+        f"{_TRUST_WARNING}",
         _run_predict,
     )
     _add_model_argument(predict)
@@ -261,6 +272,22 @@ def build_parser():
         default="auto",
         help="invert images' gray levels: 'auto' inverts when the background is "
         "light (default: %(default)s)",
+    )
+    predict.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object per line and input (JSON Lines): its 'file' "
+        "(and 'index' in an .npy stack), 'label', 'probability' and "
+        "'probabilities' of every class; a failed input as {'file': ..., "
+        "'error': ...}",
+    )
+    predict.add_argument(
+        "--top-k",
+        type=int,
+        metavar="K",
+        help="show the K most probable classes with their probabilities "
+        "(1 to the model's number of classes; with --json, as 'top_k' in place "
+        "of 'probabilities')",
     )
     _add_serve_command(commands)
     _add_info_command(commands)
@@ -341,11 +368,29 @@ def _run_evaluate(args):
 
     from . import evaluate_model
 
+    if args.report_dir is not None:
+        _check_report_dir(args.report_dir)
     model = _load_model(args.model)  # a wrong path fails before any download
     X_test, y_test = _load_data(args, "test")
-    metrics = evaluate_model(model.estimator, model.to_input(X_test), y_test)
     source = "the packaged sample of MNIST" if args.sample else "MNIST"
-    print(f"{args.model} on {len(X_test)} test images of {source}")
+    metrics = evaluate_model(
+        model.estimator,
+        model.to_input(X_test),
+        y_test,
+        data_info={"source": "sample" if args.sample else "mnist"},
+        report_dir=args.report_dir,
+        unknown_labels="skip",
+    )
+    n_test, n_left_out = metrics["data"]["n_test"], metrics["data"]["n_left_out"]
+    if n_left_out:
+        classes = ", ".join(str(c) for c in model.classes_)
+        print(
+            f"{args.model}: evaluated {n_test} of {len(X_test)} test images of "
+            f"{source}: the model knows the classes {classes} only; "
+            f"{n_left_out} images of other digits left out"
+        )
+    else:
+        print(f"{args.model} on {len(X_test)} test images of {source}")
     print(f"accuracy:  {metrics['accuracy']:.4f}")
     print(f"log loss:  {metrics['log_loss']:.4f}")
     print()
@@ -363,33 +408,96 @@ def _run_evaluate(args):
             zero_division=0,
         )
     )
+    if args.report_dir is not None:
+        print(f"report:    {args.report_dir}")
 
 
 def _run_predict(args):
+    """Answer every input it can; return 1 if any failed."""
     import numpy as np
 
     from . import load_digit_image
 
+    # The model first: a wrong model fails once, before any image is read.
+    model = _load_model(args.model, light=True)
+    n_classes = len(model.classes_)
+    if args.top_k is not None and not 1 <= args.top_k <= n_classes:
+        raise CommandError(
+            f"--top-k must be between 1 and the model's {n_classes} classes; "
+            f"got {args.top_k}"
+        )
     invert = {"auto": "auto", "yes": True, "no": False}[args.invert]
-    names, images = [], []
+    # One entry per input: (name, index or None, error or None); images of the
+    # good ones go to one batch, predicted at once.
+    entries, images = [], []
     for path in args.files:
         try:
             digits = load_digit_image(path, invert=invert)
-        except (ValueError, ImportError) as exc:
-            # The user's file is not a digit picture or MNIST array (the message
-            # names it), or reading pictures needs Pillow.
+        except ImportError as exc:  # reading pictures needs Pillow: every one fails
             raise CommandError(_one_line(exc)) from exc
+        except (ValueError, OSError) as exc:
+            # The user's file is not a digit picture or MNIST array (the message
+            # names it): the others are still answered.
+            entries.append((path, None, _one_line(exc)))
+            continue
         if digits.ndim == 2:
-            names.append(path)
+            entries.append((path, None, None))
             images.append(digits[np.newaxis])
         else:
-            names.extend(f"{path}[{i}]" for i in range(len(digits)))
+            entries.extend((path, i, None) for i in range(len(digits)))
             images.append(digits)
-    model = _load_model(args.model, light=True)
-    proba = model.predict_proba(np.concatenate(images))
-    best = proba.argmax(axis=1)
-    for name, row, k in zip(names, proba, best, strict=True):
-        print(f"{name}: {model.classes_[k]} (p={row[k]:.2f})")
+    if images:
+        proba = model.predict_proba(np.concatenate(images))
+    k = args.top_k or (n_classes if args.json else 1)
+    row = 0
+    for path, index, error in entries:
+        name = path if index is None else f"{path}[{index}]"
+        if error is not None:
+            _print_error(path, error, as_json=args.json)
+            continue
+        p = proba[row]
+        row += 1
+        top = np.argsort(-p, kind="stable")[:k]
+        if args.json:
+            _print_json(path, index, model.classes_, p, top, args.top_k is not None)
+        else:
+            answers = ", ".join(f"{model.classes_[c]} (p={p[c]:.2f})" for c in top)
+            print(f"{name}: {answers}")
+    return 1 if any(error is not None for *_, error in entries) else 0
+
+
+def _print_error(path, error, *, as_json):
+    import json
+
+    if as_json:
+        print(json.dumps({"file": os.fspath(path), "error": error}))
+        return
+    sys.stdout.flush()  # the lines of stdout and stderr in the inputs' order
+    message = error if os.fspath(path) in error else f"{path}: {error}"
+    print(f"{PROG}: error: {message}", file=sys.stderr, flush=True)
+
+
+def _print_json(path, index, classes, proba, top, top_only):
+    import json
+
+    from ._json import plain
+
+    # Shortest decimal forms of the model's floats: 0.98, not 0.9800000190734863.
+    probability = {c: float(str(proba[c])) for c in top}
+    answer = {"file": os.fspath(path)}
+    if index is not None:
+        answer["index"] = index
+    answer["label"] = plain(classes[top[0]])
+    answer["probability"] = probability[top[0]]
+    if top_only:
+        answer["top_k"] = [
+            {"label": plain(classes[c]), "probability": probability[c]} for c in top
+        ]
+    else:
+        answer["probabilities"] = {
+            str(plain(classes[c])): float(str(proba[c])) for c in range(len(classes))
+        }
+    print(json.dumps(answer))
 
 
 def _add_serve_command(commands):

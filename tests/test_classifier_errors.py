@@ -268,6 +268,28 @@ def test_unscaled_input_gets_a_warning_naming_the_fix(factor):
 # -- a fit that does not finish -----------------------------------------------------
 
 
+def test_unscaled_input_to_predict_gets_a_warning_naming_the_fix():
+    # Trained on [0, 1], given raw 0-255 pixels (uint8): the labels would be
+    # wrong without a word.
+    rng = np.random.RandomState(0)
+    X = rng.rand(60, 784).astype(np.float32)
+    y = np.arange(60) % 3
+    clf = MNISTClassifier(hidden_size=8, epochs=1, random_state=0).fit(X, y)
+    raw = (X * 255).astype(np.uint8)
+    for method in (clf.predict, clf.predict_proba):
+        with pytest.warns(
+            UserWarning,
+            match=r"X has values as large as \d+, but MNISTClassifier predicts "
+            r"well only on inputs of about unit scale: divide pixel values by 255",
+        ) as seen:
+            method(raw)
+        assert seen[0].filename == __file__  # points at the caller's line
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clf.predict(X)
+        clf.predict_proba(-X)
+
+
 def _fitted_state(clf):
     return (
         sorted(vars(clf)),

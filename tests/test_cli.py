@@ -163,7 +163,12 @@ def test_train_report_is_evaluate_models(trained, pipe, metrics, sample_test):
     from skmnist import evaluate_model
 
     X, y = sample_test
-    assert metrics["data"] == {"source": "sample", "n_train": 2000, "n_test": 500}
+    assert metrics["data"] == {
+        "source": "sample",
+        "n_train": 2000,
+        "n_test": 500,
+        "n_left_out": 0,
+    }
     assert metrics["fit_time"] > 0
     expected = evaluate_model(
         pipe,
@@ -427,11 +432,13 @@ def test_predict_images_and_arrays(trained, pipe, tmp_path, capsys, sample_test)
     status, _, err = run_main(
         capsys, "predict", "--invert", "no", trained.model, files[0]
     )
-    assert_one_error_line(status, err, "blank")
+    assert status == 1  # an input failed, not the command
+    assert len(err.splitlines()) == 1 and "blank" in err
 
 
-def test_predict_console_missing_file(tmp_path):
-    # A real run: exactly one line on stderr, no traceback, status 2.
+def test_predict_console_missing_model(tmp_path):
+    # A real run: the model is loaded first, so a wrong model path fails once,
+    # in one line, status 2, before any image is read.
     result = subprocess.run(
         [sys.executable, "-m", "skmnist", "predict", "m.joblib", "missing.png"],
         cwd=tmp_path,
@@ -442,7 +449,28 @@ def test_predict_console_missing_file(tmp_path):
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr.splitlines() == [
-        "skmnist: error: missing.png: No such file or directory"
+        "skmnist: error: m.joblib: no such model file"
+    ]
+
+
+def test_predict_console_fifo_is_refused_not_read(trained, tmp_path, sample_test):
+    # A named pipe with no writer would block a reader forever: a hang fails
+    # the test by its timeout.
+    np.save(tmp_path / "good.npy", sample_test[0][0])
+    os.mkfifo(tmp_path / "pipe.png")
+    result = subprocess.run(
+        [sys.executable, "-m", "skmnist", "predict", str(trained.model)]
+        + ["good.npy", "pipe.png"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1, result.stderr
+    assert PREDICTION.match(result.stdout.strip()).group("name") == "good.npy"
+    assert result.stderr.splitlines() == [
+        "skmnist: error: pipe.png is a named pipe (FIFO), not an image or .npy "
+        "file: give the path of a regular file."
     ]
 
 
@@ -462,11 +490,90 @@ def _bad_inputs(folder):
 
 def test_predict_bad_inputs(trained, tmp_path, capsys, sample_test):
     np.save(tmp_path / "good.npy", sample_test[0][:2])
-    for name, reason in _bad_inputs(tmp_path).items():
+    bad = _bad_inputs(tmp_path)
+    for name, reason in bad.items():
         files = [tmp_path / "good.npy", tmp_path / name]
         status, out, err = run_main(capsys, "predict", trained.model, *files)
-        assert_one_error_line(status, err, name, reason)
-        assert out == ""  # nothing is predicted before every file is read
+        assert status == 1
+        lines = err.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("skmnist: error: "), err
+        assert name in lines[0] and reason in lines[0]
+        assert "Traceback" not in err
+        # The good file is still answered.
+        assert [PREDICTION.match(line).group("name") for line in out.splitlines()] == [
+            f"{tmp_path / 'good.npy'}[{i}]" for i in range(2)
+        ]
+
+
+def test_predict_answers_every_good_file_of_a_batch(trained, pipe, tmp_path, capsys):
+    X, _ = load_mnist_sample(subset="test", return_X_y=True)
+    names = ["a.npy", "notes.png", "b.npy", "c.npy", "missing.npy"]
+    for i, name in enumerate(["a.npy", "b.npy", "c.npy"]):
+        np.save(tmp_path / name, X[i])
+    (tmp_path / "notes.png").write_text("not an image")
+    status, out, err = run_main(
+        capsys, "predict", trained.model, *(tmp_path / n for n in names)
+    )
+    assert status == 1
+    matches = [PREDICTION.match(line) for line in out.splitlines()]
+    assert [m.group("name") for m in matches] == [
+        str(tmp_path / n) for n in ("a.npy", "b.npy", "c.npy")
+    ]
+    assert [int(m.group("label")) for m in matches] == pipe.predict(X[:3]).tolist()
+    errors = err.splitlines()
+    assert len(errors) == 2 and "notes.png" in errors[0] and "missing.npy" in errors[1]
+
+
+def test_predict_json_lines(trained, pipe, tmp_path, capsys, sample_test):
+    X, _ = sample_test
+    np.save(tmp_path / "one.npy", X[0])
+    np.save(tmp_path / "stack.npy", X[1:3])
+    (tmp_path / "notes.png").write_text("not an image")
+    files = [tmp_path / "one.npy", tmp_path / "notes.png", tmp_path / "stack.npy"]
+    status, out, err = run_main(capsys, "predict", "--json", trained.model, *files)
+    assert status == 1 and err == ""
+    answers = [json.loads(line) for line in out.splitlines()]
+    assert len(answers) == 4
+    assert answers[1]["file"] == str(files[1]) and "not an image" in answers[1]["error"]
+    good = [answers[0], answers[2], answers[3]]
+    assert [a["file"] for a in good] == [str(files[0])] + [str(files[2])] * 2
+    assert "index" not in good[0] and [a["index"] for a in good[1:]] == [0, 1]
+    expected = pipe.predict_proba(X[:3])
+    for answer, proba in zip(good, expected, strict=True):
+        assert answer["label"] == int(pipe.classes_[proba.argmax()])
+        assert isinstance(answer["label"], int)
+        assert list(answer["probabilities"]) == [str(c) for c in pipe.classes_]
+        assert list(answer["probabilities"].values()) == pytest.approx(proba, abs=1e-6)
+        assert answer["probability"] == pytest.approx(proba.max(), abs=1e-6)
+
+
+def test_predict_top_k(trained, pipe, tmp_path, capsys, sample_test):
+    X, _ = sample_test
+    np.save(tmp_path / "one.npy", X[0])
+    proba = pipe.predict_proba(X[:1])[0]
+    order = np.argsort(-proba, kind="stable")[:3]
+    status, out, err = run_main(
+        capsys, "predict", "--top-k", "3", trained.model, tmp_path / "one.npy"
+    )
+    assert status == 0, err
+    expected = ", ".join(f"{pipe.classes_[c]} (p={proba[c]:.2f})" for c in order)
+    assert out == f"{tmp_path / 'one.npy'}: {expected}\n"
+    status, out, err = run_main(
+        capsys, "predict", "--json", "--top-k", "3", trained.model, tmp_path / "one.npy"
+    )
+    assert status == 0, err
+    answer = json.loads(out)
+    assert "probabilities" not in answer
+    assert [t["label"] for t in answer["top_k"]] == pipe.classes_[order].tolist()
+    assert [t["probability"] for t in answer["top_k"]] == pytest.approx(
+        proba[order], abs=1e-6
+    )
+    for k in ("0", "11", "-2"):
+        status, out, err = run_main(
+            capsys, "predict", "--top-k", k, trained.model, tmp_path / "one.npy"
+        )
+        assert_one_error_line(status, err, "--top-k", "10 classes", k)
+        assert out == ""
 
 
 def _wrong_models(folder):
@@ -537,6 +644,93 @@ def test_evaluate_on_the_sample(trained, metrics, pipe, sample_test, capsys):
         y_test, pipe.predict(X_test), labels=pipe.classes_, digits=4, zero_division=0
     )
     assert report in out
+
+
+@pytest.fixture(scope="module")
+def some_digits_models(tmp_path_factory):
+    """Tiny pipelines (1 epoch) of digits 0-4, and of labels shifted by 10."""
+    from skmnist import make_mnist_pipeline
+
+    X, y = load_mnist_sample(return_X_y=True)
+    folder = tmp_path_factory.mktemp("some-digits")
+    paths = {}
+    for name, (rows, labels) in {
+        "low.joblib": (X[y < 5], y[y < 5]),
+        "shifted.joblib": (X, y + 10),
+        "strings.joblib": (X, y.astype(str)),
+    }.items():
+        pipe = make_mnist_pipeline(hidden_size=8, epochs=1, random_state=0)
+        joblib.dump(pipe.fit(rows, labels), folder / name)
+        paths[name] = folder / name
+    return paths
+
+
+def test_evaluate_a_model_of_some_digits(some_digits_models, sample_test, capsys):
+    _, y_test = sample_test
+    model = some_digits_models["low.joblib"]
+    status, out, err = run_main(capsys, "evaluate", model, "--sample")
+    assert status == 0, err
+    n_known = int((y_test < 5).sum())
+    first = out.splitlines()[0]
+    assert first == (
+        f"{model}: evaluated {n_known} of 500 test images of the packaged sample "
+        "of MNIST: the model knows the classes 0, 1, 2, 3, 4 only; "
+        f"{500 - n_known} images of other digits left out"
+    )
+    pipe = joblib.load(model)
+    known = y_test < 5
+    X_known = sample_test[0][known]
+    accuracy = pipe.score(X_known, y_test[known])
+    assert re.search(rf"^accuracy: +{accuracy:.4f}$", out, re.M)
+
+
+def test_evaluate_labels_that_match_by_string_form(some_digits_models, capsys):
+    model = some_digits_models["strings.joblib"]
+    status, out, err = run_main(capsys, "evaluate", model, "--sample")
+    assert status == 0, err
+    assert out.splitlines()[0] == (
+        f"{model} on 500 test images of the packaged sample of MNIST"
+    )
+
+
+def test_evaluate_a_model_of_no_test_label_is_one_line(some_digits_models, capsys):
+    model = some_digits_models["shifted.joblib"]
+    status, out, err = run_main(capsys, "evaluate", model, "--sample")
+    assert_one_error_line(
+        status, err, "the model knows the classes 10, 11", "labels are 0, 1"
+    )
+    assert out == ""
+
+
+def test_evaluate_report_dir_is_trains_report(trained, metrics, tmp_path, capsys):
+    report = tmp_path / "report"
+    status, out, err = run_main(
+        capsys, "evaluate", trained.model, "--sample", "--report-dir", report
+    )
+    assert status == 0, err
+    assert sorted(os.listdir(report)) == sorted(os.listdir(trained.report))
+    again = json.loads((report / "metrics.json").read_text())
+    for key in ("accuracy", "log_loss", "confusion_matrix", "labels", "history"):
+        assert again[key] == metrics[key]
+    assert again["data"] == {"source": "sample", "n_test": 500, "n_left_out": 0}
+    assert out.splitlines()[-1] == f"report:    {report}"
+
+
+def test_evaluate_report_dir_checked_before_loading(
+    capsys, monkeypatch, no_training, tmp_path, trained
+):
+    (tmp_path / "file").write_text("")
+    status, out, err = run_main(
+        capsys, "evaluate", trained.model, "--sample", "--report-dir", tmp_path / "file"
+    )
+    assert_one_error_line(status, err, "cannot write the report")
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib fails
+    report = tmp_path / "report"
+    status, out, err = run_main(
+        capsys, "evaluate", trained.model, "--sample", "--report-dir", report
+    )
+    assert_one_error_line(status, err, "--report-dir", "skmnist[plot]")
+    assert out == "" and not report.exists()
 
 
 def test_report_dir_without_matplotlib_fails_first(

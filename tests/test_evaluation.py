@@ -84,7 +84,7 @@ def test_what_is_known_of_the_training(pipe, metrics):
     assert set(metrics["history"]) == {"loss", "accuracy", "val_loss", "val_accuracy"}
     assert metrics["best_epoch"] is None  # no early stopping
     assert metrics["fit_time"] is None
-    assert metrics["data"] == {"n_test": 500}
+    assert metrics["data"] == {"n_test": 500, "n_left_out": 0}
     assert metrics["skmnist_version"] == __import__("skmnist").__version__
 
 
@@ -94,7 +94,12 @@ def test_records_what_the_caller_knows(pipe, sample):
         pipe, X_test, y_test, fit_time=1.5, data_info={"source": "a", "n_train": 9}
     )
     assert metrics["fit_time"] == 1.5
-    assert metrics["data"] == {"source": "a", "n_train": 9, "n_test": 500}
+    assert metrics["data"] == {
+        "source": "a",
+        "n_train": 9,
+        "n_test": 500,
+        "n_left_out": 0,
+    }
 
 
 def test_best_epoch_of_early_stopping(sample):
@@ -154,6 +159,65 @@ def test_string_labels(sample):
     assert metrics["labels"] == sorted(set(names))
     assert sorted(metrics["per_class"]) == sorted(set(names))
     json.dumps(metrics)
+
+
+def _bayes(X, y):
+    """A quick classifier of rows in [0, 1] (no network to train)."""
+    scaler = FlattenScaler().fit(X)
+    return scaler, GaussianNB().fit(scaler.transform(X), y)
+
+
+def test_labels_the_model_does_not_know(sample):
+    X, y, X_test, y_test = sample
+    scaler, clf = _bayes(X[y < 5], y[y < 5])
+    rows = scaler.transform(X_test)
+    # By default: a clear error naming the unknown labels and the fix.
+    with pytest.raises(ValueError, match=r"labels the model does not know \(5, 6"):
+        evaluate_model(clf, rows, y_test)
+    with pytest.raises(ValueError, match="unknown_labels='skip'"):
+        evaluate_model(clf, rows, y_test)
+    # Skipped: the known rows are scored exactly as on their own.
+    metrics = evaluate_model(clf, rows, y_test, unknown_labels="skip")
+    known = y_test < 5
+    alone = evaluate_model(clf, rows[known], y_test[known])
+    assert metrics["data"] == {"n_test": known.sum(), "n_left_out": (~known).sum()}
+    assert (
+        metrics["accuracy"]
+        == alone["accuracy"]
+        == clf.score(rows[known], y_test[known])
+    )
+    assert metrics["log_loss"] == alone["log_loss"]
+    assert metrics["labels"] == [0, 1, 2, 3, 4]
+    with pytest.raises(ValueError, match="unknown_labels must be"):
+        evaluate_model(clf, rows, y_test, unknown_labels="drop")
+
+
+def test_no_label_the_model_knows(sample):
+    X, y, X_test, y_test = sample
+    scaler, clf = _bayes(X, y + 10)
+    with pytest.raises(ValueError) as info:
+        evaluate_model(clf, scaler.transform(X_test), y_test, unknown_labels="skip")
+    message = str(info.value)
+    assert "classes 10, 11" in message and "labels are 0, 1" in message
+    # Shifted labels that match the model are scored.
+    metrics = evaluate_model(clf, scaler.transform(X_test), y_test + 10)
+    assert metrics["labels"] == list(range(10, 20))
+
+
+def test_string_classes_match_integer_labels_by_their_string_form(sample):
+    X, y, X_test, y_test = sample
+    scaler, clf = _bayes(X, y.astype(str))
+    rows = scaler.transform(X_test)
+    metrics = evaluate_model(clf, rows, y_test)
+    assert metrics["accuracy"] == clf.score(rows, y_test.astype(str))
+    assert metrics["labels"] == [str(d) for d in range(10)]
+    assert metrics["data"]["n_left_out"] == 0
+    # A subset of the digits, as strings: the others are left out.
+    scaler, clf = _bayes(X[y < 5], y[y < 5].astype(str))
+    metrics = evaluate_model(
+        clf, scaler.transform(X_test), y_test, unknown_labels="skip"
+    )
+    assert metrics["data"]["n_left_out"] == (y_test >= 5).sum()
 
 
 def test_an_unfitted_model_is_refused(sample):

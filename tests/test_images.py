@@ -308,6 +308,26 @@ def test_truncated_image(tmp_path, seven_png):
         load_digit_image(path)
 
 
+@pytest.mark.parametrize("size", [8, 10])
+def test_an_image_cut_within_its_header_is_called_truncated(tmp_path, seven_png, size):
+    data = seven_png.read_bytes()[:size]
+    path = tmp_path / "cut.png"
+    path.write_bytes(data)
+    for source in (path, io.BytesIO(data)):
+        with pytest.raises(ValueError, match="the image is truncated") as info:
+            load_digit_image(source)
+        assert "not an image file" not in str(info.value)
+
+
+def test_special_files_are_refused_before_they_are_opened(tmp_path):
+    # A FIFO is refused the same way (tested in a subprocess with a timeout in
+    # test_cli.py: a FIFO without a writer would block open() forever).
+    path = tmp_path / "digit.png"
+    path.mkdir()
+    with pytest.raises(ValueError, match=r"digit.png is a folder, not an image"):
+        load_digit_image(path)
+
+
 @pytest.mark.parametrize("level", [0, 128, 255])
 def test_blank_images(tmp_path, level):
     path = tmp_path / "blank.png"

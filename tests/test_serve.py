@@ -296,6 +296,12 @@ def _doc(doc):
     return json.dumps(doc, separators=(",", ":")).encode()
 
 
+def _png_bytes():
+    buffer = io.BytesIO()
+    Image.new("L", (28, 28)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 BAD_REQUESTS = {
     # name: (body, content type, status, fragment of the message)
     "not an image": (b"hello, this is text", "image/png", 400, "not a PNG image"),
@@ -427,6 +433,24 @@ BAD_REQUESTS = {
         "application/json",
         413,
         "1,001 images",
+    ),
+    "an image nested 70 levels deep": (
+        b'{"image": ' + b"[" * 70 + b"0" + b"]" * 70 + b"}",
+        "application/json",
+        400,
+        "nested 70 levels deep, not an image of numbers",
+    ),
+    "huge pixel values": (
+        _doc({"image": [[1e308] * 28] * 28}),
+        "application/json",
+        400,
+        "from 1e+308 to 1e+308",
+    ),
+    "a PNG cut to 10 bytes": (
+        _png_bytes()[:10],
+        "image/png",
+        400,
+        "the PNG image is truncated",
     ),
     "deeply nested JSON": (
         b"[" * 200_000,

@@ -13,6 +13,7 @@ import numpy as np
 
 import skmnist
 from skmnist._image_model import NotAnImageModel, as_image_model, load_image_model
+from skmnist._json import plain
 
 
 def load_estimator(model):
@@ -121,21 +122,6 @@ def describe(model, source):
         if isinstance(epoch, int) and 0 <= epoch < len(values):
             info["validation_accuracy"] = plain(values[epoch])
     return info
-
-
-def plain(value):
-    """`value` as JSON can hold it: NumPy scalars become Python's, NaN None."""
-    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
-        value = value.item()
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, (str, int, bool)) or value is None:
-        return value
-    if isinstance(value, (list, tuple)):
-        return [plain(item) for item in value]
-    if isinstance(value, dict):
-        return {str(key): plain(item) for key, item in value.items()}
-    return repr(value)
 
 
 def _a(name):

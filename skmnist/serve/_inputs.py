@@ -112,6 +112,12 @@ def _image_from_picture(body, kind, *, max_pixels):
         with Image.open(io.BytesIO(body), formats=[pil_format]) as image:
             width, height = image.size
     except UnidentifiedImageError as exc:
+        if body.startswith(_MAGIC.get(pil_format, b"\0")):
+            raise BadRequest(
+                400,
+                f"{name} is truncated: its {len(body):,} bytes start as a "
+                f"{pil_format} file but end before its header does.",
+            ) from exc
         raise BadRequest(
             400,
             f"the body is not a {pil_format} image (Content-Type: {kind}): "
@@ -180,12 +186,14 @@ def _images_from_json(body, *, max_images):
     key = keys.pop()
     try:
         array = np.array(doc[key])
-    except (ValueError, TypeError) as exc:  # ragged nested lists
-        raise BadRequest(
-            400,
-            f'"{key}" is not a rectangular array (its rows have different '
-            f"lengths); {expected}.",
-        ) from exc
+    except (ValueError, TypeError) as exc:  # ragged, or too deep for NumPy
+        depth = _depth(doc[key])
+        problem = (
+            f"is nested {depth} levels deep, not an image of numbers"
+            if depth > 4
+            else "is not a rectangular array (its rows have different lengths)"
+        )
+        raise BadRequest(400, f'"{key}" {problem}; {expected}.') from exc
     if array.dtype.kind in "iuf" and (b"true" in body or b"false" in body):
         # NumPy reads a true among numbers as 1. The only keys are "image" and
         # "images", and a string anywhere makes an array of strings, so these
@@ -256,6 +264,18 @@ def _json_kind(value):
 
 def _num(value):
     value = float(value)
-    if math.isfinite(value) and value.is_integer():
+    if math.isfinite(value) and value.is_integer() and abs(value) < 1e6:
         return str(int(value))
-    return repr(value)
+    return f"{value:.4g}"  # 1e308, not a 309-digit integer
+
+
+def _depth(value):
+    """How deep lists nest in `value`, counted along first items (no recursion)."""
+    depth = 0
+    while isinstance(value, list) and value:
+        depth, value = depth + 1, value[0]
+    return depth
+
+
+# The first bytes of the picture formats the service reads.
+_MAGIC = {"PNG": b"\x89PNG\r\n\x1a\n", "JPEG": b"\xff\xd8\xff"}
