@@ -65,6 +65,22 @@ def check_model_path(path):
     return path
 
 
+def check_model_source(path, *, allow_pickle):
+    """Refuse, before reading, a pickle where none is allowed (whether it exists
+    or not), then a path that is not a regular file (see `check_model_path`)."""
+    from ._model_file import ModelFileError
+
+    if is_pickle(path) and not allow_pickle:
+        raise ModelFileError(
+            path,
+            "only pickle-free .skmnist files written by skmnist.save_model are "
+            "read here, never a joblib or pickle file (loading one runs code "
+            "stored in it). Convert it once, in a session that trusts it: "
+            "skmnist.save_model(joblib.load(path), 'model.skmnist')",
+        )
+    return check_model_path(path)
+
+
 def load_image_model(path, *, allow_pickle, light=False):
     """Load a model file and check that it reads MNIST digits.
 
@@ -87,17 +103,9 @@ def load_image_model(path, *, allow_pickle, light=False):
     -------
     model : ImageModel
     """
-    from ._persistence import ModelFileError, load_model
+    from ._persistence import load_model
 
-    if is_pickle(path) and not allow_pickle:  # refused whether it exists or not
-        raise ModelFileError(
-            path,
-            "only pickle-free .skmnist files written by skmnist.save_model are "
-            "read here, never a joblib or pickle file (loading one runs code "
-            "stored in it). Convert it once, in a session that trusts it: "
-            "skmnist.save_model(joblib.load(path), 'model.skmnist')",
-        )
-    path = check_model_path(path)
+    path = check_model_source(path, allow_pickle=allow_pickle)
     if not is_pickle(path):
         if light:
             from ._predictor import UnsupportedModelError, load_predictor

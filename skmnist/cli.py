@@ -546,9 +546,9 @@ def _port(text):
 
 
 def _run_serve(args):
-    from ._image_model import check_model_path
+    from ._image_model import check_model_source
 
-    check_model_path(args.model)  # before the extra is needed
+    check_model_source(args.model, allow_pickle=False)  # before the extra is needed
     from .serve import run
 
     run(

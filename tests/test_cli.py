@@ -723,7 +723,7 @@ def test_evaluate_report_dir_checked_before_loading(
     status, out, err = run_main(
         capsys, "evaluate", trained.model, "--sample", "--report-dir", tmp_path / "file"
     )
-    assert_one_error_line(status, err, "cannot write the report")
+    assert_one_error_line(status, err, "is a file, not a folder for the report")
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib fails
     report = tmp_path / "report"
     status, out, err = run_main(
