@@ -70,6 +70,7 @@ def test_learning_curves_two_panels_with_the_history():
 def test_learning_curves_mark_the_epoch_of_lowest_validation_loss():
     # Validation loss falls to epoch 2, then rises: the tutorial's overfitting.
     history = {"loss": [0.9, 0.5, 0.3, 0.2], "val_loss": [0.6, 0.3, 0.35, 0.5]}
+    history["accuracy"] = [0.7, 0.8, 0.9, 0.95]
     fig = plot_learning_curves(history)
     for ax in fig.axes:
         assert line_data(ax)["lowest val_loss (epoch 2)"][0] == [2, 2]
