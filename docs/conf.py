@@ -20,7 +20,9 @@ from pathlib import Path
 # the caller wins.
 os.environ.setdefault("SKMNIST_EXAMPLE_SIZE", "small")  # examples on the sample
 os.environ.setdefault("MPLBACKEND", "Agg")  # no display needed
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ info lines
+# TF_CPP_MIN_LOG_LEVEL is left unset: skmnist starts TensorFlow without its
+# start-up lines only when it is unset (level 2 hides neither absl's lines nor the
+# E-level "failed call to cuInit"), in this process and in gallery workers alike.
 
 DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent

@@ -110,7 +110,7 @@ class TrainingNetwork:
         # Keras's mean over the batch's rows, weighted per sample.
         return sums[0] / jnp.sum(valid), (sums, non_trainable)
 
-    def _train(self, state, data, order, n_rows, start, stop):
+    def _train(self, state, data, order, n_rows, start, stop, totals):
         batch_size = self.spec.batch_size
 
         def step(i, carry):
@@ -129,8 +129,9 @@ class TrainingNetwork:
             totals = tuple(a + b for a, b in zip(totals, sums, strict=True))
             return (trainable, non_trainable, optimizer), totals
 
-        zeros = (jnp.float32(0),) * 2
-        return jax.lax.fori_loop(start, stop, step, (state, zeros))
+        # The sums carry on from the previous call's: an epoch's sums are added up
+        # in the same order whatever the number of calls.
+        return jax.lax.fori_loop(start, stop, step, (state, totals))
 
     def _evaluate(self, state, data, chunks, n_rows):
         trainable, non_trainable, _ = state
@@ -177,7 +178,7 @@ class _Session:
             for target, value in zip(targets, values, strict=True):
                 target.assign(jnp.array(value))
 
-    def train(self, order, start, stop):
+    def train(self, order, start, stop, totals):
         self._state, sums = self._network.train(
             self._state,
             self._data,
@@ -185,6 +186,7 @@ class _Session:
             len(order),
             start,
             stop,
+            tuple(jnp.float32(total) for total in totals),
         )
         return tuple(float(s) for s in sums)
 

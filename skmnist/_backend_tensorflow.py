@@ -105,7 +105,8 @@ class _Workspace:
         scalar = tf.TensorSpec([], tf.int32)
         self.train = _concrete(
             self._train,
-            [*data, tf.TensorSpec([None], tf.int32), scalar, scalar, scalar],
+            [*data, tf.TensorSpec([None], tf.int32), scalar, scalar, scalar]
+            + [tf.TensorSpec([], tf.float32)] * 2,
             jit_compile=spec.jit_compile,
         )
         self.evaluate = _concrete(
@@ -126,7 +127,7 @@ class _Workspace:
         hits = tf.logical_and(tf.equal(predicted, t), valid)
         return tf.reduce_sum(losses * w), tf.reduce_sum(tf.cast(hits, w.dtype))
 
-    def _train(self, X, y, w, order, n_rows, start, stop):
+    def _train(self, X, y, w, order, n_rows, start, stop, loss_sum, hit_sum):
         variables = self.model.trainable_variables
 
         def step(i, loss_sum, hit_sum):
@@ -143,8 +144,11 @@ class _Workspace:
             self.optimizer.apply(tape.gradient(mean_loss, variables), variables)
             return i + 1, loss_sum + loss, hit_sum + hits
 
-        zero = tf.constant(0.0)
-        _, *sums = tf.while_loop(lambda i, *_: i < stop, step, (start, zero, zero))
+        # The sums carry on from the previous call's: an epoch's sums are added up
+        # in the same order whatever the number of calls.
+        _, *sums = tf.while_loop(
+            lambda i, *_: i < stop, step, (start, loss_sum, hit_sum)
+        )
         return sums
 
     def _evaluate(self, X, y, w, chunks, n_rows):
@@ -182,13 +186,14 @@ class _Session:
         for target, source in zip(into, _state(ws.model, ws.optimizer), strict=True):
             target.assign(source)
 
-    def train(self, order, start, stop):
+    def train(self, order, start, stop, totals):
         sums = self._ws.train(
             *self._data,
             tf.constant(padded_order(order)),
             tf.constant(len(order)),
             tf.constant(start),
             tf.constant(stop),
+            *(tf.constant(total, tf.float32) for total in totals),
         )
         return tuple(float(s) for s in sums)
 

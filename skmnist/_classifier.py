@@ -150,8 +150,10 @@ class MNISTClassifier(KerasClassifier):
         See :term:`Glossary <random_state>`.
 
     verbose : int, default=0
-        Verbosity of training: 0 is silent, 1 shows Keras's progress bars, 2 one
-        line per epoch. Prediction is always silent.
+        Verbosity of training on standard output: 0 is silent; 1 shows a
+        progress bar that moves within each epoch on a terminal or in a
+        notebook, and one plain line per epoch elsewhere (a file, a pipe); 2
+        one plain line per epoch everywhere. Prediction is always silent.
 
     jit_compile : "auto" or bool, default="auto"
         Whether training steps are compiled with XLA. XLA does not change the
@@ -164,12 +166,13 @@ class MNISTClassifier(KerasClassifier):
         network with 64-unit layers, and always on JAX, which needs it.
         Prediction never uses XLA.
 
-    steps_per_execution : "epoch" or int, default="epoch"
+    steps_per_execution : "auto", "epoch" or int, default="auto"
         Number of batches trained per compiled call. "epoch" trains a whole
-        epoch per call. The batches and so the model are the same whatever the
-        value; batch-level callbacks, and Keras's progress bar with
-        ``verbose=1``, are updated once per call, so pass e.g. 32 to watch an
-        epoch progress.
+        epoch per call; "auto" does too, except with ``verbose=1`` on a
+        terminal (or in a notebook), where an epoch runs in about 20 calls so
+        that the progress bar moves. The batches and so the model are the same
+        whatever the value; batch-level callbacks and the progress bar are
+        updated once per call.
 
     Attributes
     ----------
@@ -241,7 +244,7 @@ class MNISTClassifier(KerasClassifier):
         "jit_compile": ["boolean", StrOptions({"auto"})],
         "steps_per_execution": [
             Interval(Integral, 1, None, closed="left"),
-            StrOptions({"epoch"}),
+            StrOptions({"auto", "epoch"}),
         ],
     }
 
@@ -267,7 +270,7 @@ class MNISTClassifier(KerasClassifier):
         random_state=None,
         verbose=0,
         jit_compile="auto",
-        steps_per_execution="epoch",
+        steps_per_execution="auto",
     ):
         self.hidden_size = hidden_size
         self.n_hidden_layers = n_hidden_layers

@@ -60,7 +60,9 @@ def plot_learning_curves(history, *, axes=None):
 
     Two panels side by side: "Loss" and "Accuracy", each with the training curve
     and, when the history has one, the validation curve, against the epoch
-    number (from 1).
+    number (from 1). A dotted vertical line marks the epoch of the lowest
+    validation loss: where validation loss rises after it, later epochs overfit
+    (``early_stopping=True`` stops there and keeps that epoch's weights).
 
     Parameters
     ----------
@@ -88,7 +90,7 @@ def plot_learning_curves(history, *, axes=None):
     >>> [ax.get_title() for ax in fig.axes]
     ['Loss', 'Accuracy']
     >>> [line.get_label() for line in fig.axes[0].lines]
-    ['training', 'validation']
+    ['training', 'validation', 'lowest val_loss (epoch 2)']
     """
     _check_matplotlib("plot_learning_curves")
     history = _get_history(history)
@@ -100,6 +102,9 @@ def plot_learning_curves(history, *, axes=None):
         if len(axes) != 2:
             raise ValueError(f"axes must hold 2 Axes; got {len(axes)}.")
         fig = axes[0].figure
+    val_loss = np.asarray(history.get("val_loss") or [], dtype=float)
+    # Where the model was best on held-out data: later epochs overfit.
+    lowest = int(np.nanargmin(val_loss)) + 1 if np.isfinite(val_loss).any() else None
     for ax, (key, title) in zip(axes, _HISTORY_METRICS, strict=True):
         for prefix, label, style in (
             ("", "training", "o-"),
@@ -110,6 +115,13 @@ def plot_learning_curves(history, *, axes=None):
                 continue
             epochs = np.arange(1, len(values) + 1)
             ax.plot(epochs, np.asarray(values, dtype=float), style, label=label)
+        if lowest is not None and ax.lines:
+            ax.axvline(
+                lowest,
+                color="0.4",
+                linestyle=":",
+                label=f"lowest val_loss (epoch {lowest})",
+            )
         ax.set_title(title)
         ax.set_xlabel("epoch")
         ax.set_ylabel(key)

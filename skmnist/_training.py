@@ -6,6 +6,7 @@ import warnings
 import numpy as np
 
 from ._errors import UserError
+from ._progress import ProgressBar, is_live, steps_per_call
 from ._runtime import keras
 
 __all__ = ["TrainingDiverged", "train"]
@@ -53,19 +54,25 @@ def train(
         ends training with a warning; the model then holds the weights reached.
     """
     steps = math.ceil(len(train_rows) / batch_size)
-    per_call = steps if steps_per_execution == "epoch" else steps_per_execution
+    # Every call runs the same steps on the same state: how many batches a call
+    # runs changes how often callbacks and the bar hear of them, not the model.
+    per_call = steps_per_call(steps_per_execution, steps, verbose)
     rng = None if seed is not None else np.random.default_rng()
     history = {}
+    # Callbacks may read or set the model's weights: keep it current for them.
+    # (The progress bar reads only the logs.)
+    sync = bool(callbacks)
+    progress = None
+    if verbose:
+        progress = ProgressBar(initial_epoch + epochs, steps, is_live(verbose))
+        callbacks = [*callbacks, progress]
     callback_list = keras.callbacks.CallbackList(
         callbacks,
-        add_progbar=verbose != 0,
         model=model,
         verbose=verbose,
         epochs=initial_epoch + epochs,
         steps=steps,
     )
-    # Callbacks may read or set the model's weights: keep it current for them.
-    sync = bool(callbacks)
     model.stop_training = False
     callback_list.on_train_begin()
     try:
@@ -76,11 +83,11 @@ def train(
                 order = epoch_rng.permutation(train_rows)
             order = order.astype(np.int32)
             callback_list.on_epoch_begin(epoch)
-            totals = np.zeros(2)
+            totals = (0.0, 0.0)
             for start in range(0, steps, per_call):
                 stop = min(start + per_call, steps)
                 callback_list.on_train_batch_begin(start)
-                totals += session.train(order, start, stop)
+                totals = session.train(order, start, stop, totals)
                 seen = min(stop * batch_size, len(order))
                 callback_list.on_train_batch_end(stop - 1, _logs(totals, seen))
             logs = _logs(totals, len(train_rows))
@@ -105,6 +112,8 @@ def train(
             if model.stop_training:
                 break
     except KeyboardInterrupt:
+        if progress is not None:
+            progress.close()
         if not history:
             raise
         warnings.warn(
@@ -114,6 +123,10 @@ def train(
             UserWarning,
             stacklevel=4,
         )
+    except BaseException:
+        if progress is not None:
+            progress.close()  # the error's message starts on a line of its own
+        raise
     session.save_to(model)
     callback_list.on_train_end()
     return history

@@ -356,6 +356,9 @@ def _run_train(args):
     print(f"fit time:       {fit_time:.1f} s ({metrics['n_iter']} epochs)")
     print(f"test accuracy:  {metrics['accuracy']:.4f}")
     print(f"test log loss:  {metrics['log_loss']:.4f}")
+    lowest = metrics["lowest_val_loss"]
+    if lowest is not None and lowest["note"] is not None:
+        print(f"note:           {lowest['note']}")
     if args.out is not None:
         print(f"model:          {args.out}")
     if args.report_dir is not None:

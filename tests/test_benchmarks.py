@@ -106,6 +106,29 @@ def test_grid_search_small_reports_time_memory_and_noise(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.realdata
+def test_progress_bar_small_times_silent_and_watched_fits(tmp_path):
+    _, report, markdown = _run_small("progress_bar.py", tmp_path)
+    assert "| pairs | fit s, verbose=0 | fit s, verbose=1 on a terminal |" in markdown
+    s = report["summary"]
+    assert s["n_pairs"] == 1 and s["fit_s_silent"] > 0 and s["fit_s_watched"] > 0
+    # 4,500 training rows in batches of 128: 36 steps, drawn after each call.
+    assert s["steps_per_epoch"] == 36
+    assert 10 <= s["updates_per_epoch_min"] <= 37
+    assert s["same_history"] is True
+    watched = next(r for r in report["runs"] if r["verbose"] == 1)
+    assert "\x1b" not in watched["control_chars"]  # no ANSI codes, on a terminal too
+    ids = {t["id"] for t in report["targets"]}
+    assert ids == {"cost", "updates", "same"}
+
+
+def test_progress_bar_counts_the_step_counts_of_each_epoch():
+    progress_bar = _load("progress_bar")
+    text = "Epoch 1/2 - 0/9 [>]\rEpoch 1/2 - 4/9\rEpoch 1/2 - 9/9\nEpoch 2/2 - 9/9\n"
+    assert progress_bar.updates_per_epoch(text, 9) == [3, 1]
+
+
+@pytest.mark.slow
 def test_fit_loop_small_reports_memory_and_time_per_fit(tmp_path):
     _, report, markdown = _run_small("fit_loop.py", tmp_path, "--fits", "15")
     assert "RSS MB after fit 10" in markdown
@@ -197,10 +220,12 @@ def test_readme_table_takes_the_main_table():
         "| target | value |\n|:--|--:|\n| x | 1 |\n"
     )
     table = readme_table.main_table(markdown)
-    assert table.startswith("Command: `python benchmarks/run.py`")
-    # Figures from two CPU models are not comparable: the table keeps its machine.
-    assert "\n\nMachine: AMD EPYC, 2 of 2 CPUs usable.\n\n| contender" in table
+    assert table.startswith("| contender | fit s |\n|:--|--:|\n| (a) | 40 |")
     assert "| (b) | 20 |" in table and "| target |" not in table
+    # Figures from two CPU models are not comparable: the table names its machine
+    # and links to the page with the rest.
+    assert "On AMD EPYC, 2 of 2 CPUs usable; every column" in table
+    assert "(docs/user_guide/performance.rst)" in table
     assert (ROOT / "README.md").read_text().count(readme_table.START) == 1
 
 

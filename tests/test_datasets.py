@@ -459,6 +459,37 @@ def test_download_success_then_cache(tmp_path, official, synthetic, synthetic_np
     assert len(official.requests) == 1
 
 
+class _Terminal(io.StringIO):
+    """A text stream that says it is a terminal."""
+
+    def isatty(self):
+        return True
+
+
+def test_download_progress_on_a_terminal(
+    tmp_path, official, synthetic_npz, monkeypatch
+):
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    # Small reads, so that the progress is redrawn as the bytes come.
+    monkeypatch.setattr(_fetch, "_CHUNK_SIZE", len(synthetic_npz) // 8 + 1)
+    fetch_mnist(data_home=tmp_path, **FAST)
+    shown = terminal.getvalue()
+    assert shown.startswith("\r") and shown.endswith("\n")
+    drawn = shown[1:-1].split("\r")
+    assert len(drawn) >= 5
+    total = f"{len(synthetic_npz) / 1e6:.1f} MB"
+    url = official.url("/official/mnist.npz")
+    assert drawn[-1] == f"Downloading {url}: {total[:-3]} of {total} (100%)"
+    percents = [int(line.rpartition("(")[2].rstrip("%)")) for line in drawn]
+    assert percents == sorted(percents) and percents[0] < 100
+
+
+def test_download_is_silent_when_not_a_terminal(tmp_path, official, capfd):
+    fetch_mnist(data_home=tmp_path, **FAST)
+    assert capfd.readouterr() == ("", "")
+
+
 def test_download_goes_to_the_default_folder(tmp_path, official, monkeypatch):
     monkeypatch.delenv("SKMNIST_DATA_HOME", raising=False)
     monkeypatch.setenv("SCIKIT_LEARN_DATA", str(tmp_path))

@@ -69,8 +69,28 @@ def _text(html):
     return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", html)))
 
 
+# What TensorFlow, absl, XLA, JAX or Keras print: C++ log lines ("E0000 00:00:..."
+# of "failed call to cuInit"), absl's start-up line, oneDNN's and the CPU-feature
+# guard's notes, retracing warnings, and Python warnings raised in their modules.
+TENSORFLOW_LINE = re.compile(
+    r"^[IWEF]\d{4} \d\d:\d\d|absl::|oneDNN|cuInit|cuda|rebuild TensorFlow"
+    r"|retracing|[/\\](tensorflow|keras|jax|absl)[/\\]\S+\.py:\d+: \w*Warning"
+)
+
+
 @pytest.fixture(scope="module")
-def html(tmp_path_factory):
+def html(built):
+    return built[0]
+
+
+@pytest.fixture(scope="module")
+def build_output(built):
+    return built[1]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """The docs built once: (the HTML folder, what the build printed)."""
     if MISSING_DOCS_MODULES:
         pytest.fail(
             f"building the docs needs {', '.join(MISSING_DOCS_MODULES)}: "
@@ -78,6 +98,8 @@ def html(tmp_path_factory):
         )
     out = tmp_path_factory.mktemp("docs_html")
     env = dict(os.environ, SKMNIST_EXAMPLE_SIZE="small", MPLBACKEND="Agg")
+    # As from a shell, where it is unset (importing Keras in this process sets it).
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)
     command = [
         sys.executable,
         "-m",
@@ -112,7 +134,13 @@ def html(tmp_path_factory):
             + "\n--- last output ---\n"
             + (result.stdout + result.stderr)[-4000:]
         )
-    return out
+    return out, result.stdout + result.stderr
+
+
+def test_build_prints_no_tensorflow_lines(build_output):
+    # The build's own process and the gallery's examples (and their workers).
+    noise = [line for line in build_output.splitlines() if TENSORFLOW_LINE.search(line)]
+    assert noise == [], "\n".join(noise[:20])
 
 
 def test_api_page_of_every_public_name(html):

@@ -268,3 +268,58 @@ def test_a_full_disk_leaves_no_truncated_file(pipe, sample, tmp_path, monkeypatc
         evaluate_model(pipe, X_test, y_test, report_dir=tmp_path / "old")
     assert (tmp_path / "old" / "misclassified.png").read_bytes() == before
     assert not [n for n in os.listdir(tmp_path / "old") if n.endswith(".tmp")]
+
+
+def _with_history(sample, history, **fitted):
+    """A fitted classifier that records `history` as its training history."""
+    X, y, _, _ = sample
+    clf = GaussianNB().fit(X.reshape(len(X), -1)[:200], y[:200])
+    clf.history_ = history
+    for name, value in fitted.items():
+        setattr(clf, name, value)
+    return clf
+
+
+def _lowest(sample, history, **fitted):
+    _, _, X_test, y_test = sample
+    clf = _with_history(sample, history, **fitted)
+    return evaluate_model(clf, X_test.reshape(len(X_test), -1), y_test)[
+        "lowest_val_loss"
+    ]
+
+
+def test_a_rise_of_validation_loss_is_named_with_its_fix(sample):
+    # The tutorial's curve: lowest at epoch 2, then up by 50%.
+    history = {"loss": [0.5, 0.3, 0.2, 0.1], "val_loss": [0.4, 0.2, 0.25, 0.3]}
+    lowest = _lowest(sample, history)
+    note = lowest.pop("note")
+    assert lowest == {
+        "epoch": 2,
+        "val_loss": 0.2,
+        "last_val_loss": 0.3,
+        "rose_after": True,
+    }
+    assert "lowest at epoch 2 (0.2000) and rose to 0.3000 by epoch 4" in note
+    assert "early_stopping=True" in note and "--early-stopping" in note
+
+
+def test_a_rise_under_early_stopping_says_the_best_weights_were_kept(sample):
+    history = {"loss": [0.5, 0.3, 0.2, 0.1], "val_loss": [0.4, 0.2, 0.25, 0.3]}
+    lowest = _lowest(sample, history, best_epoch_=1)
+    assert lowest["rose_after"] is True
+    assert "early stopping kept the weights" in lowest["note"]
+    assert "early_stopping=True" not in lowest["note"]
+
+
+@pytest.mark.parametrize(
+    "val_loss", [[0.4, 0.3, 0.2], [0.4, 0.2, 0.205]], ids=["falling", "noise"]
+)
+def test_no_note_when_validation_loss_did_not_rise(sample, val_loss):
+    lowest = _lowest(sample, {"loss": [0.5, 0.4, 0.3], "val_loss": val_loss})
+    assert lowest["rose_after"] is False and lowest["note"] is None
+    assert lowest["epoch"] == 1 + val_loss.index(min(val_loss))
+
+
+def test_no_lowest_val_loss_without_validation(metrics, sample):
+    assert _lowest(sample, {"loss": [0.5, 0.4]}) is None
+    assert metrics["lowest_val_loss"]["epoch"] in (1, 2)  # a real fit's

@@ -49,18 +49,31 @@ def test_learning_curves_two_panels_with_the_history():
     loss, accuracy = fig.axes
     assert (loss.get_title(), accuracy.get_title()) == ("Loss", "Accuracy")
     assert loss.get_xlabel() == accuracy.get_xlabel() == "epoch"
+    marker = {"lowest val_loss (epoch 3)": ([3, 3], [0, 1])}
     assert line_data(loss) == {
         "training": ([1, 2, 3], HISTORY["loss"]),
         "validation": ([1, 2, 3], HISTORY["val_loss"]),
+        **marker,
     }
     assert line_data(accuracy) == {
         "training": ([1, 2, 3], HISTORY["accuracy"]),
         "validation": ([1, 2, 3], HISTORY["val_accuracy"]),
+        **marker,
     }
     assert [t.get_text() for t in loss.get_legend().get_texts()] == [
         "training",
         "validation",
+        "lowest val_loss (epoch 3)",
     ]
+
+
+def test_learning_curves_mark_the_epoch_of_lowest_validation_loss():
+    # Validation loss falls to epoch 2, then rises: the tutorial's overfitting.
+    history = {"loss": [0.9, 0.5, 0.3, 0.2], "val_loss": [0.6, 0.3, 0.35, 0.5]}
+    history["accuracy"] = [0.7, 0.8, 0.9, 0.95]
+    fig = plot_learning_curves(history)
+    for ax in fig.axes:
+        assert line_data(ax)["lowest val_loss (epoch 2)"][0] == [2, 2]
 
 
 def test_learning_curves_without_validation():

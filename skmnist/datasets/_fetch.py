@@ -20,6 +20,7 @@ import hashlib
 import http.client
 import numbers
 import os
+import sys
 import tempfile
 import time
 import urllib.error
@@ -476,27 +477,32 @@ def _copy_body(response, out, timeout, max_time, deadline):
     received = 0
     length = response.headers.get("Content-Length")
     of_length = f" of {length}" if length is not None else ""
-    while True:
-        if time.monotonic() > deadline:
-            raise _DownloadFailure(
-                f"the download did not finish within max_time={max_time:g} s "
-                f"({received}{of_length} bytes received): pass a larger "
-                "max_time= on a slow connection",
-                retry=False,
-            )
-        try:
-            # read1: one read from the socket at most, so that a server sending
-            # a byte at a time still meets the deadline check above.
-            chunk = response.read1(_CHUNK_SIZE)
-        except (OSError, http.client.HTTPException) as exc:
-            raise _DownloadFailure(
-                f"{_describe(exc, timeout)} after {received} bytes", retry=True
-            ) from exc
-        if not chunk:
-            break
-        hasher.update(chunk)
-        out.write(chunk)
-        received += len(chunk)
+    progress = _DownloadProgress(response.geturl(), length)
+    try:
+        while True:
+            if time.monotonic() > deadline:
+                raise _DownloadFailure(
+                    f"the download did not finish within max_time={max_time:g} s "
+                    f"({received}{of_length} bytes received): pass a larger "
+                    "max_time= on a slow connection",
+                    retry=False,
+                )
+            try:
+                # read1: one read from the socket at most, so that a server
+                # sending a byte at a time still meets the deadline check above.
+                chunk = response.read1(_CHUNK_SIZE)
+            except (OSError, http.client.HTTPException) as exc:
+                raise _DownloadFailure(
+                    f"{_describe(exc, timeout)} after {received} bytes", retry=True
+                ) from exc
+            if not chunk:
+                break
+            hasher.update(chunk)
+            out.write(chunk)
+            received += len(chunk)
+            progress.update(received)
+    finally:
+        progress.close()
     # http.client's reads return b"" when the connection closes early, even
     # if fewer than Content-Length bytes came: check the length ourselves.
     if length is not None and length.isdigit() and received != int(length):
@@ -504,6 +510,46 @@ def _copy_body(response, out, timeout, max_time, deadline):
             f"the connection closed after {received} of {length} bytes", retry=True
         )
     return hasher.hexdigest()
+
+
+class _DownloadProgress:
+    """A download's progress, on standard error when that is a terminal.
+
+    One line, redrawn with ``"\r"`` whenever the megabytes or the percentage
+    shown change; nothing at all when standard error is a file or a pipe (a log,
+    CI), which a progress line would only clutter.
+    """
+
+    def __init__(self, url, length):
+        stream = sys.stderr
+        try:
+            self._stream = stream if stream is not None and stream.isatty() else None
+        except (AttributeError, ValueError):  # no isatty, or a closed stream
+            self._stream = None
+        self._url = url
+        self._total = int(length) if length is not None and length.isdigit() else None
+        self._shown = None
+
+    def update(self, received):
+        if self._stream is None:
+            return
+        text = f"Downloading {self._url}: {received / 1e6:.1f}"
+        if self._total:
+            percent = 100 * received // self._total
+            text += f" of {self._total / 1e6:.1f} MB ({percent}%)"
+        else:
+            text += " MB"
+        if text != self._shown:
+            self._stream.write(f"\r{text}")
+            self._stream.flush()
+            self._shown = text
+
+    def close(self):
+        """End the line (a failure's message then starts on a line of its own)."""
+        if self._stream is not None and self._shown is not None:
+            self._stream.write("\n")
+            self._stream.flush()
+            self._shown = None
 
 
 def _describe(exc, timeout):
