@@ -935,3 +935,51 @@ def test_an_internal_error_keeps_its_traceback(capsys, monkeypatch):
     monkeypatch.setattr(skmnist, "load_mnist_sample", bug)
     with pytest.raises(ValueError, match="an internal bug"):
         cli.main(["train", "--sample", "--epochs", "1"])
+
+
+def test_commands_feed_each_model_its_own_input_convention(
+    capsys, tmp_path, trained, sample_test
+):
+    """One fitted network behind FlattenScaler(scale=1.0), scale=65535 or no
+    scaler at all reads the same PNG digits as the default pipeline does, in
+    predict (and in evaluate, which feeds the test images the same way)."""
+    from sklearn.pipeline import Pipeline
+
+    from skmnist import FlattenScaler, save_model
+
+    X, y = sample_test
+    pipe = joblib.load(trained.model)
+    mlp = pipe[-1]
+    models = {
+        "default": pipe,
+        "unit": Pipeline(
+            [("flatten", FlattenScaler(scale=1.0).fit(X / 255)), ("mlp", mlp)]
+        ),
+        "wide": Pipeline(
+            [("flatten", FlattenScaler(scale=65535).fit(X)), ("mlp", mlp)]
+        ),
+        "bare": mlp,
+    }
+    pngs = []
+    for i, image in enumerate(X[:20]):
+        pngs.append(tmp_path / f"d{i}.png")
+        Image.fromarray(image).save(pngs[-1])
+    answers, scores = {}, {}
+    for name, model in models.items():
+        save_model(model, tmp_path / f"{name}.skmnist")
+        status, out, err = run_main(
+            capsys, "predict", tmp_path / f"{name}.skmnist", *pngs
+        )
+        assert status == 0, err
+        answers[name] = [line.split(": ", 1)[1] for line in out.splitlines()]
+        status, out, err = run_main(
+            capsys, "evaluate", tmp_path / f"{name}.skmnist", "--sample"
+        )
+        assert status == 0, err
+        scores[name] = [line for line in out.splitlines() if "accuracy" in line]
+    assert len(answers["default"]) == 20
+    labels = [int(a.split(" ")[0]) for a in answers["default"]]
+    assert np.mean(np.array(labels) == y[:20]) >= 0.5  # it reads digits at all
+    for name in ("unit", "wide", "bare"):
+        assert answers[name] == answers["default"], name
+        assert scores[name] == scores["default"], name
