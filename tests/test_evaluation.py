@@ -323,3 +323,27 @@ def test_no_note_when_validation_loss_did_not_rise(sample, val_loss):
 def test_no_lowest_val_loss_without_validation(metrics, sample):
     assert _lowest(sample, {"loss": [0.5, 0.4]}) is None
     assert metrics["lowest_val_loss"]["epoch"] in (1, 2)  # a real fit's
+
+
+def test_a_report_never_replaces_a_special_file(pipe, sample, tmp_path):
+    """A report folder holding a FIFO (or a folder) of a report file's name, or a
+    report "folder" that is a file, is refused before anything is drawn or
+    written; the FIFO stays a FIFO."""
+    import stat
+
+    _, _, X_test, y_test = sample
+    report = tmp_path / "report"
+    report.mkdir()
+    os.mkfifo(report / "metrics.json")
+    (report / "misclassified.png").mkdir()
+    with pytest.raises(OSError, match="metrics.json.*named pipe|named pipe"):
+        evaluate_model(pipe, X_test, y_test, report_dir=report)
+    assert stat.S_ISFIFO(os.stat(report / "metrics.json").st_mode)
+    os.unlink(report / "metrics.json")
+    with pytest.raises(IsADirectoryError, match="is a folder"):
+        evaluate_model(pipe, X_test, y_test, report_dir=report)
+    assert sorted(p.name for p in report.iterdir()) == ["misclassified.png"]
+    (tmp_path / "file").write_text("kept")
+    with pytest.raises(OSError, match="not a folder for the report"):
+        evaluate_model(pipe, X_test, y_test, report_dir=tmp_path / "file")
+    assert (tmp_path / "file").read_text() == "kept"
