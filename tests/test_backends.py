@@ -134,8 +134,10 @@ def test_samples_the_network_is_surely_wrong_about_are_still_learned(backend):
     would cost a constant -log(1e-7) = 16.1 with no gradient, and the other half
     nothing: the mean loss would be 8.06 and the bias would not move."""
     result = json.loads(_python(_CONFIDENTLY_WRONG, backend).strip().splitlines()[-1])
-    # Half the samples cost about 40 each, the other half about 0.
-    assert result["loss"] == pytest.approx(20.0, abs=1.0)
+    # Half the samples cost about 40 each, the other half about 0; the hidden
+    # layers' initial weights move it by a few units (21.5 at the floors,
+    # Keras 3.5 and JAX 0.4.30), far from the 8.06 of clipped probabilities.
+    assert result["loss"] == pytest.approx(20.0, abs=3.0)
     # One Adam step moved the bias towards class 1 by about the learning rate.
     assert result["bias"][0] < 40.0 - 5e-4 and result["bias"][1] > 5e-4
 
