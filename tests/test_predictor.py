@@ -220,14 +220,34 @@ def test_same_labels_on_the_10000_mnist_test_images(mnist_train, mnist_test, tmp
     _assert_same_predictions(full, light, mnist_test.data)
 
 
-_HEAVY = ("tensorflow", "keras", "jax", "scikeras")
+# What the light path must not import: the deep-learning runtime, and
+# scikit-learn with the SciPy and pandas that it loads (a second of start-up).
+_HEAVY = ("tensorflow", "keras", "jax", "scikeras", "sklearn", "scipy", "pandas")
 
 
-def test_light_path_imports_no_deep_learning_runtime(
+def _imported_by_command(command, cwd):
+    """The modules a command of the console script imports, from -X importtime."""
+    done = subprocess.run(
+        command,
+        cwd=cwd,
+        env={**os.environ, "PYTHONPROFILEIMPORTTIME": "1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()}
+    return done.stdout, imported
+
+
+def test_light_path_imports_no_deep_learning_runtime_nor_sklearn(
     serve_model_path, tmp_path, skmnist_command
 ):
+    from PIL import Image
+
     X_test, _ = load_mnist_sample(subset="test", return_X_y=True)
     np.save(tmp_path / "digits.npy", X_test[:20])
+    Image.fromarray(255 - X_test[0]).resize((112, 112)).save(tmp_path / "digit.png")
     code = textwrap.dedent(
         f"""
         import sys
@@ -235,6 +255,7 @@ def test_light_path_imports_no_deep_learning_runtime(
         import skmnist
         predictor = skmnist.load_predictor({str(serve_model_path)!r})
         predictor.predict(np.load({str(tmp_path / "digits.npy")!r}))
+        predictor.predict_proba(np.load({str(tmp_path / "digits.npy")!r}))
         from skmnist.serve import make_app
         make_app({str(serve_model_path)!r})  # the service, its model loaded
         print(" ".join(sys.modules))
@@ -244,21 +265,15 @@ def test_light_path_imports_no_deep_learning_runtime(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     loaded = {name.split(".")[0] for name in done.stdout.split()}
-    assert "sklearn" in loaded and not set(_HEAVY) & loaded
-    # The console script: Python lists every module it imports.
-    done = subprocess.run(
-        [*skmnist_command, "predict", str(serve_model_path), "digits.npy"],
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPROFILEIMPORTTIME": "1"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.count("digits.npy[") == 20
-    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()}
-    assert "skmnist._predictor" in imported
-    assert not {name for name in imported if name.split(".")[0] in _HEAVY}
+    assert "skmnist" in loaded and not set(_HEAVY) & loaded
+    # The console script on an MNIST array and on a picture: Python lists
+    # every module it imports.
+    for file, lines in (("digits.npy", 20), ("digit.png", 1)):
+        command = [*skmnist_command, "predict", str(serve_model_path), file]
+        out, imported = _imported_by_command(command, tmp_path)
+        assert out.count(file) == lines
+        assert "skmnist._predictor" in imported
+        assert not {name for name in imported if name.split(".")[0] in _HEAVY}
 
 
 def test_commands_answer_as_before(serve_model_path, tmp_path, capsys):
