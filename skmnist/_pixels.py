@@ -214,14 +214,19 @@ def validate_rows(X, name, n_features, feature_names=None, dtype="numeric"):
             f"Sparse data was passed for X, but {name} requires dense data: use "
             "X.toarray() to convert it to a dense numpy array."
         )
-    try:
-        X = np.asarray(X)
-        if X.dtype.kind in "OUS":
-            X = X.astype(np.float64)
-    except (TypeError, ValueError) as exc:
+    X = np.asarray(X)
+    if X.dtype.kind in "US":  # as scikit-learn: strings are no numbers, even "7"
         raise ValueError(
-            f"{name} expects numeric pixel values, but X contains strings: {exc}"
-        ) from exc
+            f"{name} expects numeric pixel values, but X contains strings (of "
+            f"dtype {X.dtype})."
+        )
+    if X.dtype.kind == "O":  # numbers in an object array, or strings
+        try:
+            X = X.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                f"{name} expects numeric pixel values, but X contains strings: {exc}"
+            ) from exc
     if X.dtype.kind not in "biuf":
         raise ValueError(f"{name} expects numeric values, but X is of dtype {X.dtype}")
     if dtype != "numeric":

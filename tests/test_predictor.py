@@ -60,6 +60,14 @@ def digits():
     return X, y, X_test
 
 
+@pytest.fixture(scope="module")
+def small_pair(digits, tmp_path_factory):
+    """A small pipeline, as load_model and as load_predictor read it."""
+    X, y, _ = digits
+    pipe = make_mnist_pipeline(hidden_size=8, epochs=1, random_state=0).fit(X, y)
+    return _both(pipe, tmp_path_factory.mktemp("small"))
+
+
 @pytest.mark.parametrize("dropout", [0.0, 0.3])
 def test_pipeline_predicts_as_the_full_estimator(digits, tmp_path, dropout):
     X, y, X_test = digits
@@ -102,6 +110,43 @@ def test_bare_classifier_with_its_labels(labels, tmp_path):
         light.predict(X[:, :7])
     with pytest.raises(ValueError, match="NaN"):
         light.predict(np.full((1, 8), np.nan))
+
+
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (lambda X: X.astype(str), "FlattenScaler expects numeric pixel values"),
+        (lambda X: X[:, :20], r"images of shape \(20, 28\), but FlattenScaler"),
+        (lambda X: X[0], r"looks like one image.*X\[np.newaxis\]"),
+        (lambda X: X[:, 0, 0], "got a 1D array of shape"),
+        (lambda X: X.reshape(5, -1)[:, 1:], "783 features, but FlattenScaler"),
+        (lambda X: np.stack([X] * 3, axis=-1), "single-channel images"),
+        (lambda X: X.astype(np.int16) - 1, "Negative values .* FlattenScaler"),
+        (lambda X: X / 255.0, "fitted on pixel values from 0 to 255"),
+        (lambda X: np.where(X > 0, np.inf, 0.0), "Input X contains infinity"),
+        (lambda X: X[:0], "0 sample"),
+    ],
+    ids=["strings", "image-shape", "one-2d-image", "1d", "783-features", "rgb"]
+    + ["negative", "other-convention", "infinity", "no-sample"],
+)
+def test_pipeline_refuses_bad_input_as_the_full_pipeline(
+    small_pair, digits, bad, match
+):
+    full, light = small_pair
+    X_bad = bad(digits[2][:5])
+    with pytest.raises(ValueError, match=match):
+        full.predict(X_bad)
+    with pytest.raises(ValueError, match=match):
+        light.predict(X_bad)
+
+
+def test_masks_and_the_scaler_as_plain_data(small_pair, digits):
+    full, light = small_pair
+    masks = digits[2][:20] > 127
+    _assert_same_predictions(full, light, masks)
+    assert_array_equal(light.scaler_.transform(masks), full[0].transform(masks))
+    assert light.scaler_.image_shape_ == full[0].image_shape_ == (28, 28)
+    assert light.scaler_.get_params() == {"dtype": "float32", "scale": "auto"}
 
 
 def test_early_stopping_attributes_and_feature_names(tmp_path):
