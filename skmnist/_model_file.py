@@ -229,10 +229,13 @@ def _scaler(spec, classifier_fitted, size):
 
     params = _get(spec, "params", dict)
     scale, dtype = params.get("scale", "auto"), params.get("dtype", "float32")
+    unknown = sorted(set(params) - {"scale", "dtype"})
+    require(not unknown, f"its scaler has parameters {unknown!r:.100}, not 'scale'")
     number = type(scale) in (int, float) and math.isfinite(scale) and scale > 0
-    ok = set(params) <= {"scale", "dtype"} and (scale == "auto" or number)
-    ok = ok and dtype in ("float32", "float64")
-    require(ok, f"its scaler's parameters {params!r:.100} are not FlattenScaler's")
+    ok = scale == "auto" or number
+    require(ok, f"its scaler's 'scale' parameter {scale!r:.20} is not 'auto' or > 0")
+    ok = dtype in ("float32", "float64")
+    require(ok, f"its scaler's 'dtype' {dtype!r:.20} is not 'float32' or 'float64'")
     fitted = {}
     for name, value in _get(spec, "fitted", dict).items():
         require(ATTRIBUTE.fullmatch(name), f"its scaler has attribute {name!r:.50}")
