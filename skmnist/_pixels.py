@@ -13,7 +13,15 @@ import warnings
 
 import numpy as np
 
-__all__ = ["FittedScaling", "check_values", "describe_layout", "flatten", "scale"]
+__all__ = [
+    "FittedScaling",
+    "check_values",
+    "describe_layout",
+    "flatten",
+    "image_shape_of",
+    "scale",
+    "validate_rows",
+]
 
 NAME = "FlattenScaler"
 

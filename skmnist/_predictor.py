@@ -119,8 +119,10 @@ def load_predictor(path):
     pipeline's :class:`FlattenScaler` in the model's own input convention, the
     dense layers and their activation, the softmax. Dropout is not applied, as
     in any prediction. Loading and predicting import neither TensorFlow, Keras,
-    JAX nor scikeras, so a prediction takes a fraction of a second and a
-    fraction of the memory: ``skmnist predict`` and ``skmnist serve`` use it.
+    JAX nor scikeras, nor scikit-learn, SciPy or pandas (SciPy's ``erf`` only
+    for ``activation="gelu"``), so a prediction takes a fraction of a second
+    and a fraction of the memory: ``skmnist predict`` and ``skmnist serve``
+    use it.
     Use :func:`load_model` to train further, or for scikit-learn's tools.
 
     Parameters
