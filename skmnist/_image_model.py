@@ -9,11 +9,11 @@ bare :class:`~skmnist.MNISTClassifier`, the [0, 1] rows that
 :func:`~skmnist.make_mnist_pipeline` feeds it.
 """
 
+import functools
 import os
 import stat
 
 import numpy as np
-from sklearn.exceptions import NotFittedError
 
 from ._errors import UserError
 from ._files import file_kind
@@ -35,8 +35,17 @@ class _NotAModel(NotAnImageModel, TypeError):
     """An object of a kind that is no model of digits at all."""
 
 
-class _Unfitted(NotAnImageModel, NotFittedError):
-    """A model that was never fitted."""
+@functools.cache
+def _unfitted_class():
+    """The error of a model that was never fitted: a NotAnImageModel and
+    scikit-learn's NotFittedError. Defined on first need (a full, scikit-learn
+    model is at hand), so that the light path imports no scikit-learn."""
+    from sklearn.exceptions import NotFittedError
+
+    class _Unfitted(NotAnImageModel, NotFittedError):
+        """A model that was never fitted."""
+
+    return _Unfitted
 
 
 def is_pickle(path):
@@ -103,8 +112,6 @@ def load_image_model(path, *, allow_pickle, light=False):
     -------
     model : ImageModel
     """
-    from ._persistence import load_model
-
     path = check_model_source(path, allow_pickle=allow_pickle)
     if not is_pickle(path):
         if light:
@@ -114,6 +121,8 @@ def load_image_model(path, *, allow_pickle, light=False):
                 return as_image_model(load_predictor(path), name=path)
             except UnsupportedModelError:
                 pass  # a valid model that only Keras computes
+        from ._persistence import load_model
+
         return as_image_model(load_model(path), name=path)
     import joblib
 
@@ -154,14 +163,15 @@ def as_image_model(estimator, *, name=None, strict=True):
         If the estimator is not fitted, not of a kind that reads digits, or was
         fitted on another number of features than 28x28.
     """
-    from sklearn.utils.validation import check_is_fitted
-
     from ._predictor import MNISTPredictor
 
     name = name or "the model"
     if isinstance(estimator, MNISTPredictor):  # fitted, of two classes or more
         _check_n_features(estimator, name)
         return ImageModel(estimator, input_scale(estimator), name)
+
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
 
     from ._classifier import MNISTClassifier
 
@@ -174,7 +184,8 @@ def as_image_model(estimator, *, name=None, strict=True):
     try:
         check_is_fitted(estimator)
     except NotFittedError:
-        raise _Unfitted(f"{name} holds an unfitted model, not {_WHAT}") from None
+        message = f"{name} holds an unfitted model, not {_WHAT}"
+        raise _unfitted_class()(message) from None
     if isinstance(final, MNISTClassifier):
         _check_n_features(estimator, name)
     classes = getattr(estimator, "classes_", None)
@@ -202,12 +213,12 @@ def input_scale(estimator):
     estimator it was saved from.
     """
     from ._predictor import MNISTPredictor
-    from ._preprocessing import FlattenScaler
 
     if isinstance(estimator, MNISTPredictor):
         scaler = estimator.scaler_
         return 1.0 if scaler is None else float(scaler.scale_)
     from ._classifier import MNISTClassifier
+    from ._preprocessing import FlattenScaler
 
     steps = getattr(estimator, "steps", None)
     if steps and isinstance(steps[0][1], FlattenScaler):

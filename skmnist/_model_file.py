@@ -68,8 +68,10 @@ class ModelFile:
         The classifier's fitted attributes, decoded and checked.
     pipeline : dict or None
         A pipeline's ``steps`` (its two names) and ``params``.
-    scaler : FlattenScaler or None
-        A pipeline's fitted scaler, checked.
+    scaler : FittedScaling or None
+        A pipeline's fitted scaler as plain data (its ``get_params()`` and
+        fitted attributes), checked; :func:`skmnist.load_model` makes the
+        FlattenScaler.
     arrays : dict of str to ndarray
         Every array, by key: ``"hidden_1/kernel"``, ..., ``"state/0"``, ...
     """
@@ -217,24 +219,36 @@ def _check_classifier_fitted(fitted):
 
 
 def _scaler(spec, classifier_fitted, size):
-    """The pipeline's FlattenScaler, its attributes checked as fit sets them."""
-    from ._preprocessing import FlattenScaler
+    """The pipeline's fitted scaler as plain data (a FittedScaling), its
+    parameters and attributes checked as FlattenScaler and its fit set them.
 
-    scaler = FlattenScaler(**_get(spec, "params", dict))
-    scaler._validate_params()
+    No FlattenScaler is made here, so that reading imports no scikit-learn:
+    load_model builds one from these values.
+    """
+    from ._pixels import FittedScaling
+
+    params = _get(spec, "params", dict)
+    scale, dtype = params.get("scale", "auto"), params.get("dtype", "float32")
+    unknown = sorted(set(params) - {"scale", "dtype"})
+    require(not unknown, f"its scaler has parameters {unknown!r:.100}, not 'scale'")
+    number = type(scale) in (int, float) and math.isfinite(scale) and scale > 0
+    ok = scale == "auto" or number
+    require(ok, f"its scaler's 'scale' parameter {scale!r:.20} is not 'auto' or > 0")
+    ok = dtype in ("float32", "float64")
+    require(ok, f"its scaler's 'dtype' {dtype!r:.20} is not 'float32' or 'float64'")
     fitted = {}
     for name, value in _get(spec, "fitted", dict).items():
         require(ATTRIBUTE.fullmatch(name), f"its scaler has attribute {name!r:.50}")
         fitted[name] = _decode(value, size)
     for name in ("scale_", "image_shape_", "n_features_in_"):
         require(name in fitted, f"its scaler has no fitted attribute {name!r}")
-    scale = fitted["scale_"]
-    ok = type(scale) is float and math.isfinite(scale) and scale > 0
-    learned = (1.0, 255.0) if scaler.scale == "auto" else (float(scaler.scale),)
+    scale_ = fitted["scale_"]
+    ok = type(scale_) is float and math.isfinite(scale_) and scale_ > 0
+    learned = (1.0, 255.0) if scale == "auto" else (float(scale),)
     require(
-        ok and scale in learned,
-        f"its scaler's scale_ {scale!r:.20} is not one FlattenScaler(scale="
-        f"{scaler.scale!r}) learns: expected {' or '.join(map(repr, learned))}",
+        ok and scale_ in learned,
+        f"its scaler's scale_ {scale_!r:.20} is not one FlattenScaler(scale="
+        f"{scale!r}) learns: expected {' or '.join(map(repr, learned))}",
     )
     shape = fitted["image_shape_"]
     ok = isinstance(shape, tuple) and all(type(n) is int and n > 0 for n in shape)
@@ -243,8 +257,7 @@ def _scaler(spec, classifier_fitted, size):
     ok = ok and math.prod(shape) == fitted["n_features_in_"] == n_features
     require(ok, f"its scaler's image_shape_ {shape!r:.50} does not fit its widths")
     _check_feature_names(fitted, "scaler")
-    vars(scaler).update(fitted)
-    return scaler
+    return FittedScaling(params, fitted)
 
 
 def _check_feature_names(fitted, owner):

@@ -220,9 +220,21 @@ def _restore(model_file):
     if model_file.kind == "MNISTClassifier":
         return clf
     names, params = model_file.pipeline["steps"], model_file.pipeline["params"]
-    pipe = Pipeline([(names[0], model_file.scaler), (names[1], clf)], **params)
+    steps = [(names[0], _flatten_scaler(model_file.scaler)), (names[1], clf)]
+    pipe = Pipeline(steps, **params)
     pipe._validate_params()
     return pipe
+
+
+def _flatten_scaler(scaling):
+    """The FlattenScaler of a model file's checked scaler values."""
+    from ._preprocessing import FlattenScaler
+
+    scaler = FlattenScaler(**scaling.get_params())
+    scaler._validate_params()
+    fitted = {k: v for k, v in vars(scaling).items() if k.endswith("_")}
+    vars(scaler).update(fitted)
+    return scaler
 
 
 def _restore_classifier(model_file):

@@ -4,17 +4,18 @@ The network of a model file is three matrix products and two activations: a
 prediction needs no deep-learning runtime. This module computes the whole saved
 pipeline (its :class:`~skmnist.FlattenScaler`, the dense layers, their
 activation and the softmax) in float32 NumPy, through BLAS, and imports no
-TensorFlow, Keras, JAX or scikeras.
+TensorFlow, Keras, JAX or scikeras, nor scikit-learn, SciPy or pandas (SciPy's
+``erf`` only for a model of ``activation="gelu"``): input is validated, and the
+scaler applied, by :mod:`skmnist._pixels`, the NumPy code FlattenScaler uses.
 """
 
 import math
 
 import numpy as np
-from sklearn.utils import InputTags, Tags, TargetTags
-from sklearn.utils.validation import validate_data
 
 from ._errors import UserError
 from ._model_file import file_errors, read_model_file, require
+from ._pixels import validate_rows
 
 __all__ = ["MNISTPredictor", "load_predictor"]
 
@@ -24,15 +25,17 @@ _CHUNK = 8192
 
 
 def _erf(x):
+    # float32 erf to 1 ulp needs a careful series: SciPy's, imported only here,
+    # so that only a gelu model pays for SciPy's import.
     from scipy.special import erf
 
     return erf(x)
 
 
 def _sigmoid(x):
-    from scipy.special import expit
-
-    return expit(x)
+    # 1 / (1 + exp(-x)) = (1 + tanh(x / 2)) / 2: no overflow for any x.
+    half = np.float32(0.5)
+    return half + half * np.tanh(half * x)
 
 
 def _softplus(x):
@@ -116,8 +119,10 @@ def load_predictor(path):
     pipeline's :class:`FlattenScaler` in the model's own input convention, the
     dense layers and their activation, the softmax. Dropout is not applied, as
     in any prediction. Loading and predicting import neither TensorFlow, Keras,
-    JAX nor scikeras, so a prediction takes a fraction of a second and a
-    fraction of the memory: ``skmnist predict`` and ``skmnist serve`` use it.
+    JAX nor scikeras, nor scikit-learn, SciPy or pandas (SciPy's ``erf`` only
+    for ``activation="gelu"``), so a prediction takes a fraction of a second
+    and a fraction of the memory: ``skmnist predict`` and ``skmnist serve``
+    use it.
     Use :func:`load_model` to train further, or for scikit-learn's tools.
 
     Parameters
@@ -192,9 +197,14 @@ class MNISTPredictor:
         :class:`~sklearn.neural_network.MLPClassifier` names them.
     intercepts_ : list of ndarray
         The biases of the dense layers.
-    scaler_ : FlattenScaler or None
-        The fitted scaler of a saved pipeline, applied first; None for a bare
-        classifier.
+    scaler_ : object or None
+        The fitted scaler of a saved pipeline, applied first, as plain data:
+        its ``scale``, ``dtype``, ``scale_``, ``image_shape_``,
+        ``n_features_in_`` (and ``feature_names_in_`` if set), as the saved
+        :class:`FlattenScaler` has them, and a ``transform`` that gives what
+        the FlattenScaler gives, with its messages, in NumPy. Not a
+        FlattenScaler (that needs scikit-learn): :func:`load_model` makes one.
+        None for a bare classifier.
     saved_estimator_ : str
         What :func:`load_model` returns for the file: ``"MNISTClassifier"``, or
         ``"Pipeline(flattenscaler=FlattenScaler, mnistclassifier=MNISTClassifier)"``
@@ -260,6 +270,9 @@ class MNISTPredictor:
         return dict(self._params)
 
     def __sklearn_tags__(self):
+        # Only scikit-learn's tools ask for tags: they import it themselves.
+        from sklearn.utils import InputTags, Tags, TargetTags
+
         tags = Tags(estimator_type="classifier", target_tags=TargetTags(required=True))
         tags.input_tags = InputTags(
             allow_nan=False, three_d_array=self.scaler_ is not None
@@ -287,9 +300,8 @@ class MNISTPredictor:
         if self.scaler_ is not None:
             X = self.scaler_.transform(X)
         else:
-            X = validate_data(
-                self, X, reset=False, dtype=np.float32, accept_sparse=False
-            )
+            names = getattr(self, "feature_names_in_", None)
+            X = validate_rows(X, type(self).__name__, self.n_features_in_, names)
         X = np.ascontiguousarray(X, dtype=np.float32)
         proba = np.empty((len(X), self.n_classes_), dtype=np.float32)
         layers = list(zip(self.coefs_, self.intercepts_, strict=True))

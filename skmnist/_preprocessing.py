@@ -4,13 +4,13 @@ This module imports only NumPy and scikit-learn, so that preprocessing never
 starts a deep-learning runtime.
 """
 
-import math
 from numbers import Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
+from . import _pixels
 from ._fixes import (
     Interval,
     Options,
@@ -20,13 +20,6 @@ from ._fixes import (
 )
 
 __all__ = ["FlattenScaler"]
-
-
-def _describe_layout(image_shape):
-    """Describe a fitted layout for error messages."""
-    if len(image_shape) == 2:
-        return f"images of shape {image_shape}"
-    return f"flat input with {image_shape[0]} features"
 
 
 class FlattenScaler(TransformerMixin, BaseEstimator):
@@ -206,9 +199,7 @@ class FlattenScaler(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = self._validate_pixels(X, reset=False)
-        # A mask's True is full ink, whatever the scale.
-        divisor = 1.0 if X.dtype == np.bool_ else self.scale_
-        return np.divide(X, divisor, dtype=np.dtype(self.dtype), order="C")
+        return _pixels.scale(X, self.scale_, self.dtype)
 
     def inverse_transform(self, X):
         """Turn network inputs back into images, for example to plot.
@@ -285,53 +276,11 @@ class FlattenScaler(TransformerMixin, BaseEstimator):
 
         The returned array keeps the input's numeric dtype (``uint8`` stays
         ``uint8``), so that the range check and the later conversion are cheap.
+        The layout and pixel checks are those of :mod:`skmnist._pixels`, which
+        the NumPy predictor shares.
         """
         name = type(self).__name__
-        if not hasattr(X, "shape") or not hasattr(X, "ndim"):
-            # Nested lists and other array-likes: learn their dimensionality.
-            X = np.asarray(X)
-
-        if X.ndim in (3, 4):
-            X = np.asarray(X)
-            if X.ndim == 4 and X.shape[3] != 1:
-                raise ValueError(
-                    f"{name} expects single-channel images of shape (n_samples, "
-                    f"height, width) or (n_samples, height, width, 1); got X of "
-                    f"shape {X.shape}."
-                )
-            image_shape = X.shape[1:3]
-            if not reset and image_shape != self.image_shape_:
-                raise ValueError(
-                    f"X contains images of shape {image_shape}, but {name} was "
-                    f"fitted on {_describe_layout(self.image_shape_)}."
-                )
-            X = X.reshape(X.shape[0], image_shape[0] * image_shape[1])
-        elif X.ndim > 4:
-            raise ValueError(
-                f"{name} expects X of shape (n_samples, n_features), (n_samples, "
-                f"height, width) or (n_samples, height, width, 1); got X of shape "
-                f"{X.shape}."
-            )
-        elif X.ndim < 2:
-            raise ValueError(
-                f"Expected a 2D, 3D or 4D array, got a {X.ndim}D array of shape "
-                f"{X.shape} instead. Reshape your data with X.reshape(1, -1) if it "
-                "holds one flat image."
-            )
-        else:
-            image_shape = None
-            if (
-                not reset
-                and X.shape[1] != self.n_features_in_
-                and tuple(X.shape) == self.image_shape_
-            ):
-                raise ValueError(
-                    f"X has {X.shape[1]} features, but {name} is expecting "
-                    f"{self.n_features_in_} features as input. X looks like one "
-                    f"image of shape {self.image_shape_}: pass X[np.newaxis] to "
-                    "transform a single image."
-                )
-
+        X, image_shape = _pixels.flatten(X, name, None if reset else self)
         try:
             X = validate_data(self, X, reset=reset, dtype="numeric")
         except ValueError as exc:
@@ -344,91 +293,12 @@ class FlattenScaler(TransformerMixin, BaseEstimator):
                 f"{name} expects numeric pixel values, but X contains strings: {exc}"
             ) from exc
 
-        scale = self._check_values(X, reset)
+        fitted_scale = None if reset else self.scale_
+        scale = _pixels.check_values(X, name, self.scale, fitted_scale)
 
         if reset:
             if image_shape is None:
-                side = math.isqrt(X.shape[1])
-                if side * side == X.shape[1]:
-                    image_shape = (side, side)
-                else:
-                    image_shape = (X.shape[1],)
+                image_shape = _pixels.image_shape_of(X.shape[1])
             self.image_shape_ = tuple(int(s) for s in image_shape)
             self.scale_ = scale
         return X
-
-    def _check_values(self, X, reset):
-        """Check the pixel values of the validated `X`; return the scale to use.
-
-        With ``scale="auto"`` the scale comes from the values' convention (see
-        the class docstring): learned when `reset`, else checked against
-        `scale_`.
-        """
-        name = type(self).__name__
-        auto = isinstance(self.scale, str)  # "auto", the only string allowed
-        if X.dtype == np.bool_:  # masks: True is full ink, whatever the scale
-            if not reset:
-                return self.scale_
-            return 255.0 if auto else float(self.scale)
-
-        x_min, x_max = X.min().item(), X.max().item()
-        if x_min < 0:
-            raise ValueError(
-                f"Negative values in data passed to {name}: pixel values must be "
-                f"0 (background) or more; got min {x_min} and max {x_max}."
-            )
-        integer = X.dtype.kind in "iu"
-        if not auto:
-            scale = float(self.scale)
-        elif integer or x_max > 1:
-            scale = 255.0  # pixel values from 0 to 255
-        elif x_max > 0:
-            scale = 1.0  # images already in [0, 1]
-        else:
-            scale = None  # all zero: either convention
-
-        if not reset and auto and scale not in (None, self.scale_):
-            raise ValueError(_convention_error(name, integer, x_max, X.dtype))
-        if reset:
-            scale = 255.0 if scale is None else scale
-        else:
-            scale = self.scale_
-
-        if x_max > scale:
-            if auto:
-                kind = "integer" if integer else "floating-point"
-                rule = f"with scale='auto', {kind} pixel values must be in [0, 255]"
-            else:
-                rule = f"pixel values must be in [0, {scale:g}]"
-            raise ValueError(
-                f"Values above {'scale=' if not auto else ''}{scale:g} in data "
-                f"passed to {name}: {rule}; got min {x_min} and max {x_max}. Set "
-                "scale to the largest possible pixel value of your images (for "
-                "example scale=65535 for 16-bit images, scale=1.0 for images "
-                "already in [0, 1])."
-            )
-        return scale
-
-
-def _convention_error(name, integer, x_max, dtype):
-    """The message for images of the other convention than those seen in fit."""
-    if integer or x_max > 1:
-        got = (
-            f"integer pixel values ({dtype}, max {x_max}), which scale='auto' reads "
-            "as 0 to 255"
-            if integer
-            else f"floats up to {x_max}: pixel values from 0 to 255"
-        )
-        return (
-            f"{name} was fitted on images already scaled to [0, 1] (floats; "
-            f"scale='auto' learned scale_=1.0), but X holds {got}. Pass X in the "
-            "form seen in fit (for example X / 255), or fit on 0-255 images too."
-        )
-    return (
-        f"{name} was fitted on pixel values from 0 to 255 (scale='auto' learned "
-        f"scale_=255.0), but X holds floats all within [0, 1] (max {x_max}): "
-        "images already scaled to [0, 1], which dividing by 255 again would turn "
-        "almost black. Pass X in the form seen in fit (for example X * 255), or "
-        "fit on images in [0, 1] too. If these really are pixel values from 0 to "
-        "255, set scale=255.0."
-    )

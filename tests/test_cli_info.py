@@ -50,7 +50,9 @@ def test_info_refuses_pickles_and_damaged_files(serve_model_path, tmp_path, caps
     assert "named pipe" in capsys.readouterr().err
 
 
-def test_info_starts_no_deep_learning_runtime(serve_model_path, skmnist_command):
+def test_info_starts_no_deep_learning_runtime_nor_sklearn(
+    serve_model_path, skmnist_command
+):
     done = subprocess.run(
         [*skmnist_command, "info", str(serve_model_path)],
         env={**os.environ, "PYTHONPROFILEIMPORTTIME": "1"},
@@ -62,5 +64,6 @@ def test_info_starts_no_deep_learning_runtime(serve_model_path, skmnist_command)
     assert "format 2" in done.stdout
     imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()}
     assert "skmnist._model_file" in imported
-    heavy = ("tensorflow", "keras", "jax", "scikeras")
+    # Nor scikit-learn, with the SciPy and pandas it loads.
+    heavy = ("tensorflow", "keras", "jax", "scikeras", "sklearn", "scipy", "pandas")
     assert not {name for name in imported if name.split(".")[0] in heavy}

@@ -60,6 +60,14 @@ def digits():
     return X, y, X_test
 
 
+@pytest.fixture(scope="module")
+def small_pair(digits, tmp_path_factory):
+    """A small pipeline, as load_model and as load_predictor read it."""
+    X, y, _ = digits
+    pipe = make_mnist_pipeline(hidden_size=8, epochs=1, random_state=0).fit(X, y)
+    return _both(pipe, tmp_path_factory.mktemp("small"))
+
+
 @pytest.mark.parametrize("dropout", [0.0, 0.3])
 def test_pipeline_predicts_as_the_full_estimator(digits, tmp_path, dropout):
     X, y, X_test = digits
@@ -102,6 +110,43 @@ def test_bare_classifier_with_its_labels(labels, tmp_path):
         light.predict(X[:, :7])
     with pytest.raises(ValueError, match="NaN"):
         light.predict(np.full((1, 8), np.nan))
+
+
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (lambda X: X.astype(str), "FlattenScaler expects numeric pixel values"),
+        (lambda X: X[:, :20], r"images of shape \(20, 28\), but FlattenScaler"),
+        (lambda X: X[0], r"looks like one image.*X\[np.newaxis\]"),
+        (lambda X: X[:, 0, 0], "got a 1D array of shape"),
+        (lambda X: X.reshape(5, -1)[:, 1:], "783 features, but FlattenScaler"),
+        (lambda X: np.stack([X] * 3, axis=-1), "single-channel images"),
+        (lambda X: X.astype(np.int16) - 1, "Negative values .* FlattenScaler"),
+        (lambda X: X / 255.0, "fitted on pixel values from 0 to 255"),
+        (lambda X: np.where(X > 0, np.inf, 0.0), "Input X contains infinity"),
+        (lambda X: X[:0], "0 sample"),
+    ],
+    ids=["strings", "image-shape", "one-2d-image", "1d", "783-features", "rgb"]
+    + ["negative", "other-convention", "infinity", "no-sample"],
+)
+def test_pipeline_refuses_bad_input_as_the_full_pipeline(
+    small_pair, digits, bad, match
+):
+    full, light = small_pair
+    X_bad = bad(digits[2][:5])
+    with pytest.raises(ValueError, match=match):
+        full.predict(X_bad)
+    with pytest.raises(ValueError, match=match):
+        light.predict(X_bad)
+
+
+def test_masks_and_the_scaler_as_plain_data(small_pair, digits):
+    full, light = small_pair
+    masks = digits[2][:20] > 127
+    _assert_same_predictions(full, light, masks)
+    assert_array_equal(light.scaler_.transform(masks), full[0].transform(masks))
+    assert light.scaler_.image_shape_ == full[0].image_shape_ == (28, 28)
+    assert light.scaler_.get_params() == {"dtype": "float32", "scale": "auto"}
 
 
 def test_early_stopping_attributes_and_feature_names(tmp_path):
@@ -220,14 +265,34 @@ def test_same_labels_on_the_10000_mnist_test_images(mnist_train, mnist_test, tmp
     _assert_same_predictions(full, light, mnist_test.data)
 
 
-_HEAVY = ("tensorflow", "keras", "jax", "scikeras")
+# What the light path must not import: the deep-learning runtime, and
+# scikit-learn with the SciPy and pandas that it loads (a second of start-up).
+_HEAVY = ("tensorflow", "keras", "jax", "scikeras", "sklearn", "scipy", "pandas")
 
 
-def test_light_path_imports_no_deep_learning_runtime(
+def _imported_by_command(command, cwd):
+    """The modules a command of the console script imports, from -X importtime."""
+    done = subprocess.run(
+        command,
+        cwd=cwd,
+        env={**os.environ, "PYTHONPROFILEIMPORTTIME": "1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()}
+    return done.stdout, imported
+
+
+def test_light_path_imports_no_deep_learning_runtime_nor_sklearn(
     serve_model_path, tmp_path, skmnist_command
 ):
+    from PIL import Image
+
     X_test, _ = load_mnist_sample(subset="test", return_X_y=True)
     np.save(tmp_path / "digits.npy", X_test[:20])
+    Image.fromarray(255 - X_test[0]).resize((112, 112)).save(tmp_path / "digit.png")
     code = textwrap.dedent(
         f"""
         import sys
@@ -235,6 +300,7 @@ def test_light_path_imports_no_deep_learning_runtime(
         import skmnist
         predictor = skmnist.load_predictor({str(serve_model_path)!r})
         predictor.predict(np.load({str(tmp_path / "digits.npy")!r}))
+        predictor.predict_proba(np.load({str(tmp_path / "digits.npy")!r}))
         from skmnist.serve import make_app
         make_app({str(serve_model_path)!r})  # the service, its model loaded
         print(" ".join(sys.modules))
@@ -244,21 +310,15 @@ def test_light_path_imports_no_deep_learning_runtime(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     loaded = {name.split(".")[0] for name in done.stdout.split()}
-    assert "sklearn" in loaded and not set(_HEAVY) & loaded
-    # The console script: Python lists every module it imports.
-    done = subprocess.run(
-        [*skmnist_command, "predict", str(serve_model_path), "digits.npy"],
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPROFILEIMPORTTIME": "1"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.count("digits.npy[") == 20
-    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()}
-    assert "skmnist._predictor" in imported
-    assert not {name for name in imported if name.split(".")[0] in _HEAVY}
+    assert "skmnist" in loaded and not set(_HEAVY) & loaded
+    # The console script on an MNIST array and on a picture: Python lists
+    # every module it imports.
+    for file, lines in (("digits.npy", 20), ("digit.png", 1)):
+        command = [*skmnist_command, "predict", str(serve_model_path), file]
+        out, imported = _imported_by_command(command, tmp_path)
+        assert out.count(file) == lines
+        assert "skmnist._predictor" in imported
+        assert not {name for name in imported if name.split(".")[0] in _HEAVY}
 
 
 def test_commands_answer_as_before(serve_model_path, tmp_path, capsys):

@@ -92,15 +92,20 @@ def _first_line(exc):
     return str(exc).strip().split("\n", 1)[0]
 
 
-def describe(model, source):
-    """What ``GET /model`` says about the model (JSON-ready)."""
+def _pipeline_class():
+    # Imported only for a full model: the NumPy predictor needs no scikit-learn.
     from sklearn.pipeline import Pipeline
 
+    return Pipeline
+
+
+def describe(model, source):
+    """What ``GET /model`` says about the model (JSON-ready)."""
     estimator = model.estimator
 
     if isinstance(estimator, skmnist.MNISTPredictor):  # a file read without Keras
         final, kind = estimator, estimator.saved_estimator_
-    elif isinstance(estimator, Pipeline):
+    elif isinstance(estimator, _pipeline_class()):
         final = estimator[-1]
         kind = "Pipeline({})".format(
             ", ".join(f"{n}={type(s).__name__}" for n, s in estimator.steps)
