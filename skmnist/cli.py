@@ -209,8 +209,9 @@ def build_parser():
         type=int,
         choices=(0, 1, 2),
         default=1,
-        help="Keras's output: 0 silent, 1 progress bars, 2 one line per epoch "
-        "(default: %(default)s; the classifier's own default is 0)",
+        help="training output: 0 silent, 1 a progress bar that moves within each "
+        "epoch on a terminal (one plain line per epoch when redirected), 2 one "
+        "line per epoch (default: %(default)s; the classifier's own default is 0)",
     )
     _add_data_options(train, sample=True)
     output = train.add_argument_group("output")
