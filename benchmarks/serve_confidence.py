@@ -226,7 +226,7 @@ def main(argv=None):
     lines = [
         "# The page's confidence signals (`benchmarks/serve_confidence.py`)",
         "",
-        f"Machine: {_common.machine_text(report['machine'])}; shared with other "
+        f"{_common.machine_text(report['machine'])}; shared with other "
         "agents' jobs (not quiet); timings are not the point here.",
         "",
         f'"Not sure" below a top probability of {threshold:.2f}; ink ranges '

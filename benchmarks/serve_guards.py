@@ -203,7 +203,7 @@ def main(argv=None):
     lines = [
         "# `skmnist serve` against misbehaving clients (`benchmarks/serve_guards.py`)",
         "",
-        f"Machine: {_common.machine_text(report['machine'])}; shared with other "
+        f"{_common.machine_text(report['machine'])}; shared with other "
         "agents' jobs (not quiet).",
         "",
         "| target | measured |",
