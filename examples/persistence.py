@@ -22,6 +22,10 @@ Set ``SKMNIST_EXAMPLE_SIZE=small`` to train small networks on the sample shipped
 with skmnist instead of the full MNIST.
 """
 
+# The docs build does not run this script; its card shows the pipeline it saves
+# and loads, as the pipeline example (run before it in the gallery) draws it.
+# sphinx_gallery_thumbnail_path = "auto_examples/images/sphx_glr_plot_pipeline_001.png"
+
 import os
 import tempfile
 

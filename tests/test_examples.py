@@ -62,10 +62,10 @@ def test_example_has_gallery_header(script):
     assert "SKMNIST_EXAMPLE_SIZE" in script.read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize("script", EXAMPLES, ids=lambda path: path.name)
-def test_example_runs_small(script, tmp_path):
+def _run(script, cwd, **env_vars):
+    """Run the example as a fresh ``python script.py``: (process, its output)."""
     env = dict(os.environ)
-    env.update(SKMNIST_EXAMPLE_SIZE="small", MPLBACKEND="Agg")
+    env.update(MPLBACKEND="Agg", **env_vars)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # The skmnist of this checkout, whatever is installed.
     env["PYTHONPATH"] = os.pathsep.join(
@@ -73,13 +73,19 @@ def test_example_runs_small(script, tmp_path):
     )
     proc = subprocess.run(
         [sys.executable, "-c", RUNNER, str(script)],
-        cwd=tmp_path,
+        cwd=cwd,
         env=env,
         capture_output=True,
         text=True,
         timeout=600,
     )
     output = f"--- stdout ---\n{proc.stdout}\n--- stderr ---\n{proc.stderr[-5000:]}"
+    return proc, output
+
+
+@pytest.mark.parametrize("script", EXAMPLES, ids=lambda path: path.name)
+def test_example_runs_small(script, tmp_path):
+    proc, output = _run(script, tmp_path, SKMNIST_EXAMPLE_SIZE="small")
     assert proc.returncode == 0, output
     accuracies = [float(value) for value in ACCURACY.findall(proc.stdout)]
     assert accuracies, f"{script.name} printed no accuracy\n{output}"
@@ -91,3 +97,25 @@ def test_example_runs_small(script, tmp_path):
         assert figures >= 1, f"{script.name} left no pyplot figure for the gallery"
     # Examples write nothing into the folder they are run from.
     assert list(tmp_path.iterdir()) == [], output
+
+
+# The scripts the docs build runs (docs/conf.py's filename_pattern).
+GALLERY_RUN = [p for p in EXAMPLES if p.name.startswith("plot_")] + [
+    ROOT / "examples" / "train_mnist.py"
+]
+
+
+@pytest.mark.parametrize("script", GALLERY_RUN, ids=lambda path: path.name)
+def test_docs_size_without_mnist_uses_the_sample_and_says_so(script, tmp_path):
+    # The docs build's size where MNIST is not on disk: no download, the sample.
+    data_home = tmp_path / "no_mnist"
+    data_home.mkdir()
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    proc, output = _run(
+        script, cwd, SKMNIST_EXAMPLE_SIZE="docs", SKMNIST_DATA_HOME=str(data_home)
+    )
+    assert proc.returncode == 0, output
+    assert "(the packaged sample)" in proc.stdout, output
+    assert ACCURACY.search(proc.stdout), output
+    assert list(data_home.iterdir()) == [], "the docs size downloaded MNIST"
