@@ -23,6 +23,7 @@ __all__ = ["keras"]
 _TF_LINE = re.compile(
     rb"^(WARNING: All log messages before absl::InitializeLog\(\)"
     rb"|[IWEF]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ [\w./-]+:\d+\]"
+    rb"|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IWEF] [\w./-]+:\d+\]"
     rb"|To enable the following instructions: .* rebuild TensorFlow)"
 )
 
