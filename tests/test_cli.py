@@ -458,8 +458,11 @@ def test_predict_console_fifo_is_refused_not_read(trained, tmp_path, sample_test
     # the test by its timeout.
     np.save(tmp_path / "good.npy", sample_test[0][0])
     os.mkfifo(tmp_path / "pipe.png")
+    # A .skmnist file: the light path, whose stderr no TensorFlow version adds to.
+    model = tmp_path / "m.skmnist"
+    skmnist.save_model(joblib.load(trained.model), model)
     result = subprocess.run(
-        [sys.executable, "-m", "skmnist", "predict", str(trained.model)]
+        [sys.executable, "-m", "skmnist", "predict", str(model)]
         + ["good.npy", "pipe.png"],
         cwd=tmp_path,
         capture_output=True,
