@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._compiled import (
+from ._batches import (
     ForwardPass,
     bucket,
     eval_chunks,

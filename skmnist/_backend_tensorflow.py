@@ -13,7 +13,7 @@ import threading
 import numpy as np
 import tensorflow as tf
 
-from ._compiled import ForwardPass, eval_chunks, padded_data, padded_order
+from ._batches import ForwardPass, eval_chunks, padded_data, padded_order
 from ._model import build_mlp, logits_model
 from ._runtime import keras
 

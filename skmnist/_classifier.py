@@ -35,7 +35,7 @@ from ._model import build_mlp, check_activation, make_optimizer, optimizer_key
 __all__ = ["MNISTClassifier"]
 
 # XLA saves ~30% of a training epoch on the CPU and costs about a second of
-# compiling, once per network and data size (see skmnist._compiled.bucket) in a
+# compiling, once per network and data size (see skmnist._batches.bucket) in a
 # process: a grid search reuses it across folds and epochs settings. Worth it when
 # an epoch pushes at least this many (training rows x network parameters), e.g.
 # 6,000 rows through a 64-unit network: shorter epochs gain too little to repay

@@ -1,0 +1,100 @@
+"""What both backends' compiled programs share: the forward pass and the padding.
+
+A leaf of the engine: ``_backend_tensorflow`` and ``_backend_jax`` import it,
+``_compiled`` (the cache and the one dispatch to them) imports the backends, and
+nothing here imports either, so imports flow one way.
+"""
+
+import numpy as np
+
+from ._model import build_mlp
+
+__all__ = [
+    "EVAL_CHUNK",
+    "ForwardPass",
+    "bucket",
+    "eval_chunks",
+    "padded",
+    "padded_data",
+    "padded_order",
+]
+
+
+class ForwardPass:
+    """The forward pass of one architecture, for any weights of it."""
+
+    def __init__(self, spec):
+        # Seeded: its initial values are overwritten by each fit's or prediction's
+        # own, and an unseeded build would draw from Python's global random.
+        self._model = build_mlp(
+            spec.n_features, spec.n_classes, seed=0, **spec.architecture
+        )
+
+    def forward(self, trainable, non_trainable, x):
+        proba, _ = self._model.stateless_call(trainable, non_trainable, x)
+        return proba
+
+    @staticmethod
+    def weights(model):
+        """``model``'s trainable and non-trainable values, as backend tensors."""
+        return (
+            [v.value for v in model.trainable_variables],
+            [v.value for v in model.non_trainable_variables],
+        )
+
+
+_ALIGNMENT = 64
+
+
+def bucket(n):
+    """``n`` rounded up to a size shared by sizes within about 6% of it.
+
+    XLA and JAX compile a program per input shape: with inputs padded to these
+    sizes, the folds of a cross-validation (which differ by a row or so) and data
+    sets of similar sizes share one compiled program.
+    """
+    granularity = 1 << max(n.bit_length() - 4, 0)
+    return -(-n // granularity) * granularity
+
+
+def padded(array, n_rows):
+    """``array`` with zero rows added up to ``n_rows`` rows, in aligned memory.
+
+    64-byte aligned, as TensorFlow's and XLA's kernels need it: the backends
+    then take the array over through DLPack, without copying it again.
+    """
+    shape, dtype = (n_rows, *array.shape[1:]), np.dtype(array.dtype)
+    n_bytes = int(np.prod(shape)) * dtype.itemsize
+    buffer = np.zeros(n_bytes + _ALIGNMENT, dtype=np.uint8)
+    offset = -buffer.ctypes.data % _ALIGNMENT
+    out = buffer[offset : offset + n_bytes].view(dtype).reshape(shape)
+    out[: len(array)] = array
+    return out
+
+
+def padded_data(X, y, sample_weight):
+    """The fit's arrays padded to :func:`bucket` rows; added rows are never read."""
+    n_rows = bucket(len(X))
+    return [padded(a, n_rows) for a in (X, y, sample_weight)]
+
+
+def padded_order(order):
+    """A training order padded to :func:`bucket` entries (the step masks the rest)."""
+    return padded(order.astype(np.int32), bucket(len(order)))
+
+
+#: Most rows evaluated per step: large enough to amortise a step, small enough to
+#: bound the activations' memory (8192 x 512 floats = 16 MiB a layer).
+EVAL_CHUNK = 8192
+
+
+def eval_chunks(rows):
+    """``rows`` as a (n_chunks, chunk) int32 array, the last chunk padded.
+
+    Chunks are as long as the rows need (to a :func:`bucket` size), up to
+    :data:`EVAL_CHUNK`, so that a small validation set is not padded to a large
+    chunk. The compiled step gives padded positions zero weight.
+    """
+    chunk = min(EVAL_CHUNK, bucket(max(len(rows), 1)))
+    n_chunks = -(-len(rows) // chunk)
+    return padded(rows.astype(np.int32), n_chunks * chunk).reshape(n_chunks, chunk)

@@ -1,0 +1,45 @@
+"""skmnist's modules import each other one way: no cycle, function-level
+imports included (the engine's backends import only the leaf ``_batches``)."""
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "skmnist"
+
+
+def _imports():
+    graph = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        name = ".".join(parts).removesuffix(".__init__")
+        base = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        targets = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                up = base.split(".")[: len(base.split(".")) - node.level + 1]
+                module = ".".join(up + ([node.module] if node.module else []))
+                targets |= {module} | {f"{module}.{a.name}" for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                targets.add(node.module)
+            elif isinstance(node, ast.Import):
+                targets |= {a.name for a in node.names}
+        graph[name] = targets
+    # A package's own name is its __init__, which imports its modules lazily.
+    return {m: {t for t in ts if t in graph and t != m} for m, ts in graph.items()}
+
+
+def test_no_import_cycle_among_skmnist_modules():
+    graph = _imports()
+    assert "skmnist._batches" in graph["skmnist._backend_jax"]
+    cycles = []
+    for start in graph:
+        seen, todo = set(), list(graph[start])
+        while todo:
+            module = todo.pop()
+            if module == start:
+                cycles.append(start)
+                break
+            if module not in seen:
+                seen.add(module)
+                todo.extend(graph[module])
+    assert cycles == [], f"modules in an import cycle: {sorted(cycles)}"
