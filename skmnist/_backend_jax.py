@@ -13,15 +13,17 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._batches import (
+    EVAL_CHUNK,
     ForwardPass,
+    batch_rows,
     bucket,
     eval_chunks,
+    loss_and_hits,
     padded,
     padded_data,
     padded_order,
 )
 from ._model import build_mlp, logits_model
-from ._runtime import keras
 
 __all__ = ["Predictor", "TrainingNetwork"]
 
@@ -57,7 +59,7 @@ class Predictor(ForwardPass):
         super().__init__(spec)
         self._forward = _Traced(self.forward)
 
-    def predict_proba(self, model, X, chunk):
+    def predict_proba(self, model, X, chunk=EVAL_CHUNK):
         trainable, non_trainable = self.weights(model)
         parts = []
         for start in range(0, len(X), chunk):
@@ -90,18 +92,10 @@ class TrainingNetwork:
 
     def _losses(self, trainable, non_trainable, data, rows, valid, training):
         X, y, w = data
-        x, t = X[rows], y[rows]
-        w = jnp.where(valid, w[rows], 0.0)
         logits, non_trainable = self._logits.stateless_call(
-            trainable, non_trainable, x, training=training
+            trainable, non_trainable, X[rows], training=training
         )
-        losses = keras.losses.sparse_categorical_crossentropy(
-            t, logits, from_logits=True
-        )
-        # Keras's "accuracy" metric is not weighted by sample_weight; the loss is.
-        hits = (jnp.argmax(logits, -1) == t) & valid
-        sums = (jnp.sum(losses * w), jnp.sum(hits.astype(w.dtype)))
-        return sums, non_trainable
+        return loss_and_hits(logits, y[rows], w[rows], valid), non_trainable
 
     def _mean_loss(self, trainable, non_trainable, data, rows, valid):
         sums, non_trainable = self._losses(
@@ -115,11 +109,7 @@ class TrainingNetwork:
 
         def step(i, carry):
             (trainable, non_trainable, optimizer), totals = carry
-            positions = i * batch_size + jnp.arange(batch_size)
-            valid = positions < n_rows
-            # The last batch is short: its missing rows repeat a real one at zero
-            # weight, so every step has one shape.
-            rows = order[jnp.minimum(positions, n_rows - 1)]
+            rows, valid = batch_rows(order, i, batch_size, n_rows)
             (_, (sums, non_trainable)), grads = self._grad(
                 trainable, non_trainable, data, rows, valid
             )

@@ -13,9 +13,16 @@ import threading
 import numpy as np
 import tensorflow as tf
 
-from ._batches import ForwardPass, eval_chunks, padded_data, padded_order
+from ._batches import (
+    EVAL_CHUNK,
+    ForwardPass,
+    batch_rows,
+    eval_chunks,
+    loss_and_hits,
+    padded_data,
+    padded_order,
+)
 from ._model import build_mlp, logits_model
-from ._runtime import keras
 
 __all__ = ["Predictor", "TrainingNetwork"]
 
@@ -55,7 +62,7 @@ class Predictor(ForwardPass):
         ]
         self._forward = _concrete(self.forward, signature, jit_compile=False)
 
-    def predict_proba(self, model, X, chunk):
+    def predict_proba(self, model, X, chunk=EVAL_CHUNK):
         trainable, non_trainable = self.weights(model)
         parts = [
             self._forward(trainable, non_trainable, X[start : start + chunk])
@@ -116,26 +123,14 @@ class _Workspace:
         )
 
     def _losses(self, X, y, w, rows, valid, training):
-        x, t = tf.gather(X, rows), tf.gather(y, rows)
-        w = tf.where(valid, tf.gather(w, rows), 0.0)
-        logits = self._logits(x, training=training)
-        losses = keras.losses.sparse_categorical_crossentropy(
-            t, logits, from_logits=True
-        )
-        predicted = tf.argmax(logits, -1, output_type=tf.int32)
-        # Keras's "accuracy" metric is not weighted by sample_weight; the loss is.
-        hits = tf.logical_and(tf.equal(predicted, t), valid)
-        return tf.reduce_sum(losses * w), tf.reduce_sum(tf.cast(hits, w.dtype))
+        logits = self._logits(tf.gather(X, rows), training=training)
+        return loss_and_hits(logits, tf.gather(y, rows), tf.gather(w, rows), valid)
 
     def _train(self, X, y, w, order, n_rows, start, stop, loss_sum, hit_sum):
         variables = self.model.trainable_variables
 
         def step(i, loss_sum, hit_sum):
-            positions = i * self._batch_size + tf.range(self._batch_size)
-            valid = positions < n_rows
-            # The last batch is short: its missing rows repeat a real one at zero
-            # weight, so every step has one shape.
-            rows = tf.gather(order, tf.minimum(positions, n_rows - 1))
+            rows, valid = batch_rows(order, i, self._batch_size, n_rows)
             n_valid = tf.reduce_sum(tf.cast(valid, tf.float32))
             with tf.GradientTape() as tape:
                 loss, hits = self._losses(X, y, w, rows, valid, True)

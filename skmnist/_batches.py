@@ -1,4 +1,4 @@
-"""What both backends' compiled programs share: the forward pass and the padding.
+"""What both backends' compiled programs share: the forward pass, the loss, padding.
 
 A leaf of the engine: ``_backend_tensorflow`` and ``_backend_jax`` import it,
 ``_compiled`` (the cache and the one dispatch to them) imports the backends, and
@@ -8,15 +8,20 @@ nothing here imports either, so imports flow one way.
 import numpy as np
 
 from ._model import build_mlp
+from ._runtime import keras
+
+ops = keras.ops
 
 __all__ = [
     "EVAL_CHUNK",
     "ForwardPass",
+    "batch_rows",
     "bucket",
     "eval_chunks",
     "padded",
     "padded_data",
     "padded_order",
+    "loss_and_hits",
 ]
 
 
@@ -41,6 +46,31 @@ class ForwardPass:
             [v.value for v in model.trainable_variables],
             [v.value for v in model.non_trainable_variables],
         )
+
+
+def batch_rows(order, i, batch_size, n_rows):
+    """The rows of batch ``i`` of a padded training ``order``, and which are real.
+
+    The last batch is short: its missing rows repeat a real one (at zero weight,
+    see :func:`loss_and_hits`), so that every step has one shape.
+    """
+    positions = i * batch_size + ops.arange(batch_size, dtype="int32")
+    valid = positions < n_rows
+    return ops.take(order, ops.minimum(positions, n_rows - 1), axis=0), valid
+
+
+def loss_and_hits(logits, labels, weights, valid):
+    """The summed cross-entropy weighted per row, and the number of hits.
+
+    Rows not ``valid`` count for nothing. As Keras's: the loss is weighted by
+    the sample weights, its "accuracy" metric is not.
+    """
+    losses = keras.losses.sparse_categorical_crossentropy(
+        labels, logits, from_logits=True
+    )
+    weights = ops.where(valid, weights, 0.0)
+    hits = ops.logical_and(ops.equal(ops.argmax(logits, -1), labels), valid)
+    return ops.sum(losses * weights), ops.sum(ops.cast(hits, weights.dtype))
 
 
 _ALIGNMENT = 64

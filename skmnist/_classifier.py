@@ -7,6 +7,7 @@ from ._runtime import keras
 # isort: split
 
 import contextlib
+import dataclasses
 import math
 import numbers
 import sys
@@ -14,7 +15,6 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
-from scikeras.utils.transformers import ClassifierLabelEncoder
 from scikeras.wrappers import KerasClassifier
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import train_test_split
@@ -41,9 +41,6 @@ __all__ = ["MNISTClassifier"]
 # 6,000 rows through a 64-unit network: shorter epochs gain too little to repay
 # it over a few dozen fits.
 _XLA_MIN_EPOCH_WORK = 2e8
-# Rows per compiled prediction call: large enough to amortise the call, small
-# enough to bound the activations' memory (8192 x 512 floats = 16 MiB a layer).
-_PREDICT_CHUNK = 8192
 # Training inputs larger than this are almost surely unscaled (pixels are 0-255).
 _LARGE_INPUT = 100.0
 
@@ -315,6 +312,13 @@ class MNISTClassifier(KerasClassifier):
         return hasattr(self, "model_")
 
     # -- fitting -------------------------------------------------------------------
+    #
+    # The path of a fit, top-down: fit / partial_fit -> _validate_fit (the data,
+    # checked once, into what the engine takes) -> _initialize (the network built,
+    # unless training continues) -> _fit_loop (the epochs, through
+    # skmnist._training and a compiled network of skmnist._compiled; the weights
+    # written back into model_). None of scikeras's fit machinery runs: what
+    # skmnist uses of scikeras is listed in skmnist._fixes.
 
     def fit(self, X, y, sample_weight=None):
         """Build the network and train it on (X, y).
@@ -334,15 +338,16 @@ class MNISTClassifier(KerasClassifier):
             The fitted classifier.
         """
         self._check_params()
-        labels = self._labels(y)
-        _check_class_weight(self.class_weight, np.unique(labels))
-        sample_weight = _check_sample_weight(sample_weight, len(labels))
-        reuses_model = self.warm_start and self.__sklearn_is_fitted__()
-        if reuses_model:
-            self._check_known_labels(labels, self.classes_, "fit with warm_start=True")
-        with self._rollback(reuses_model):
-            self._fit_seed = _draw_seed(self.random_state)
-            super().fit(X, y, sample_weight=sample_weight)
+        warm = self.warm_start and self.__sklearn_is_fitted__()
+        with self._rollback(warm):
+            seed = _draw_seed(self.random_state)
+            known = self.classes_ if warm else None
+            X, y, classes = self._validate_fit(X, y, known, "fit with warm_start=True")
+            X, y, sample_weight = self._weights(X, y, classes, sample_weight)
+            if not warm:
+                self._initialize(X, classes, seed)
+            # As scikeras's: a warm-started fit continues the weights, not history_.
+            self._fit_loop(X, y, sample_weight, seed, self.epochs, initial_epoch=0)
         return self
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):
@@ -367,7 +372,6 @@ class MNISTClassifier(KerasClassifier):
             The updated classifier.
         """
         self._check_params()
-        labels = self._labels(y)
         fitted = self.__sklearn_is_fitted__()
         if classes is not None:
             classes = np.unique(column_or_1d(classes))
@@ -377,16 +381,15 @@ class MNISTClassifier(KerasClassifier):
                     f"fixed the classes to {self.classes_.tolist()}; pass the same "
                     "classes, or none after the first call."
                 )
-        known = self.classes_ if fitted else classes
-        if known is not None:
-            self._check_known_labels(labels, known, "partial_fit")
-        _check_class_weight(
-            self.class_weight, np.unique(labels) if known is None else known
-        )
-        sample_weight = _check_sample_weight(sample_weight, len(labels))
         with self._rollback(fitted):
-            self._fit_seed = _draw_seed(self.random_state)
-            super().partial_fit(X, y, classes=classes, sample_weight=sample_weight)
+            seed = _draw_seed(self.random_state)
+            known = self.classes_ if fitted else classes
+            X, y, classes = self._validate_fit(X, y, known, "partial_fit", not fitted)
+            X, y, sample_weight = self._weights(X, y, classes, sample_weight)
+            if not fitted:
+                self._initialize(X, classes, seed)
+            epoch = getattr(self, "n_iter_", 0)  # continues history_
+            self._fit_loop(X, y, sample_weight, seed, 1, epoch)
         return self
 
     def initialize(self, X, y):
@@ -408,8 +411,10 @@ class MNISTClassifier(KerasClassifier):
         self : MNISTClassifier
         """
         self._check_params()
-        self._fit_seed = _draw_seed(self.random_state)
-        return super().initialize(X, y)
+        seed = _draw_seed(self.random_state)
+        X, _, classes = self._validate_fit(X, y)
+        self._initialize(X, classes, seed)
+        return self
 
     def _check_params(self):
         """Every parameter checked before any data is touched or Keras built."""
@@ -429,26 +434,157 @@ class MNISTClassifier(KerasClassifier):
                 "validation_split=0.0; set validation_split > 0 (e.g. 0.1)."
             )
 
-    def _labels(self, y):
-        """``y`` as a 1-D array, for the checks made before scikit-learn's own."""
+    def _validate_fit(self, X, y, classes=None, where="fit", reset=None):
+        """(X, y) checked once: float32 rows, class indices and the classes.
+
+        ``classes`` are those an earlier call fixed (every label must be one of
+        them), or None to take them from ``y``. ``reset`` (default: whether
+        ``classes`` is None) makes X's width and feature names the estimator's
+        own; otherwise X must have them. Gives scikit-learn's errors for NaN,
+        infinity, sparse, empty, 1-D input, a feature count that changed since
+        fit, and targets that are not classes.
+        """
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y "
                 "is None."
             )
-        y = np.asarray(y)
-        return y.reshape(-1) if y.ndim == 2 and y.shape[1] == 1 else y
-
-    @staticmethod
-    def _check_known_labels(labels, classes, where):
-        unseen = np.setdiff1d(np.unique(labels), classes)
-        if len(unseen):
+        reset = classes is None if reset is None else reset
+        X, y = validate_data(
+            self, X, y, reset=reset, dtype=np.float32, accept_sparse=False
+        )
+        check_classification_targets(y)
+        labels, y = np.unique(y, return_inverse=True)
+        if classes is None:
+            classes = labels
+        else:
+            unseen = np.setdiff1d(labels, classes)
+            if len(unseen):
+                raise ValueError(
+                    f"{where} got labels {unseen.tolist()} that are not among the "
+                    "classes the model was built for, "
+                    f"{np.asarray(classes).tolist()}. Pass every class in `classes` "
+                    "on the first call to partial_fit, or refit from scratch "
+                    "(warm_start=False)."
+                )
+            y = np.searchsorted(classes, labels)[y]
+        if len(classes) < 2:
             raise ValueError(
-                f"{where} got labels {unseen.tolist()} that are not among the "
-                f"classes the model was built for, {np.asarray(classes).tolist()}. "
-                "Pass every class in `classes` on the first call to partial_fit, or "
-                "refit from scratch (warm_start=False)."
+                f"{type(self).__name__} needs samples of at least 2 classes in "
+                f"the data, but the data contains only one class: {classes[0]!r}."
             )
+        self._warn_if_large(X, "trains well only on inputs of about unit scale")
+        return X, y.astype(np.int32), classes
+
+    def _weights(self, X, y, classes, sample_weight):
+        """The rows to train on and their float32 weights (None: all 1).
+
+        ``class_weight`` is multiplied into ``sample_weight``, as scikit-learn's
+        ``compute_sample_weight`` gives it; rows of weight 0 are dropped, as
+        scikeras does, so that they neither train nor validate.
+        """
+        _check_class_weight(self.class_weight, classes)
+        weights = _check_sample_weight(sample_weight, len(y))
+        if self.class_weight is None:
+            if weights is None:
+                return X, y, None
+        else:
+            per_class = np.ones(len(classes))
+            if self.class_weight == "balanced":
+                counts = np.bincount(y, minlength=len(classes))
+                present = counts > 0
+                per_class[present] = len(y) / (present.sum() * counts[present])
+            else:
+                for i, label in enumerate(classes.tolist()):
+                    per_class[i] = self.class_weight.get(label, 1.0)
+            per_row = per_class[y]
+            weights = (per_row if weights is None else weights * per_row).astype(
+                np.float32
+            )
+        keep = weights != 0
+        if not keep.any():
+            raise ValueError(
+                "Every sample has weight 0 once class_weight is applied: there is "
+                "nothing to train on. Give at least one class a positive weight."
+            )
+        if keep.all():
+            return X, y, weights
+        return X[keep], y[keep], weights[keep]
+
+    def _initialize(self, X, classes, seed):
+        """The classes and a new network for X's width, seeded by ``seed``."""
+        self.classes_ = classes
+        self.n_classes_ = len(classes)
+        self.target_type_ = type_of_target(classes)
+        model = build_mlp(
+            self.n_features_in_,
+            self.n_classes_,
+            hidden_size=self.hidden_size,
+            n_hidden_layers=self.n_hidden_layers,
+            activation=self.activation,
+            dropout=self.dropout,
+            seed=seed,
+        )
+        optimizer = make_optimizer(self.optimizer, self.learning_rate)
+        with stable_keras_names():
+            model.compile(
+                optimizer=optimizer,
+                loss="sparse_categorical_crossentropy",
+                metrics=["accuracy"],
+            )
+            optimizer.build(model.trainable_variables)
+        self.model_ = model
+
+    def _fit_loop(self, X, y, sample_weight, seed, epochs, initial_epoch):
+        """Train ``model_`` for ``epochs`` epochs; ``history_`` and ``n_iter_`` follow.
+
+        From ``initial_epoch`` 0 the history starts afresh; later, it goes on.
+        """
+        if sample_weight is None:
+            sample_weight = np.ones(len(y), dtype=np.float32)
+        train_rows, val_rows = self._split(y, seed)
+        model = self.model_
+        spec = dataclasses.replace(
+            _compiled.NetworkSpec.of(model),
+            optimizer=optimizer_key(model.optimizer),
+            batch_size=self.batch_size,
+            jit_compile=self._use_xla(len(train_rows)),
+        )
+        network = _compiled.compiled_network(
+            spec, lambda: make_optimizer(self.optimizer, self.learning_rate)
+        )
+        # The parameter as it is now, not as an earlier fit saw it.
+        callbacks = list(self.callbacks or [])
+        stopper = None
+        if self.early_stopping:
+            stopper = keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=self.patience, restore_best_weights=True
+            )
+            callbacks.append(stopper)
+        with network.session(model, X, y, sample_weight) as session:
+            history = _training.train(
+                session,
+                model,
+                train_rows=train_rows,
+                val_rows=val_rows,
+                epochs=epochs,
+                initial_epoch=initial_epoch,
+                batch_size=self.batch_size,
+                shuffle=self.shuffle,
+                seed=seed,
+                steps_per_execution=self.steps_per_execution,
+                callbacks=callbacks,
+                verbose=self.verbose,
+            )
+        if initial_epoch == 0 or not hasattr(self, "history_"):
+            self.history_ = {}
+        for key, values in history.items():
+            self.history_.setdefault(key, []).extend(float(v) for v in values)
+        self.n_iter_ = len(self.history_["loss"])
+        vars(self).pop("best_epoch_", None)
+        if stopper is not None:
+            # Keras numbers epochs from initial_epoch, as history_ is indexed.
+            self.best_epoch_ = int(stopper.best_epoch)
 
     @contextlib.contextmanager
     def _rollback(self, reuses_model):
@@ -469,99 +605,6 @@ class MNISTClassifier(KerasClassifier):
                     variable.assign(value)
             raise
 
-    @property
-    def target_encoder(self):
-        """Label encoder from the user's labels to the network's class indices."""
-        categories = "auto" if self.classes_ is None else [self.classes_]
-        return ClassifierLabelEncoder(
-            loss="sparse_categorical_crossentropy", categories=categories
-        )
-
-    def _network(self, seed=None):
-        """The uncompiled network these hyperparameters and fitted widths give."""
-        return build_mlp(
-            self.n_features_in_,
-            self.n_classes_,
-            hidden_size=self.hidden_size,
-            n_hidden_layers=self.n_hidden_layers,
-            activation=self.activation,
-            dropout=self.dropout,
-            seed=seed,
-        )
-
-    def _build_keras_model(self):
-        model = self._network(seed=self._fit_seed)
-        optimizer = make_optimizer(self.optimizer, self.learning_rate)
-        with stable_keras_names():
-            model.compile(
-                optimizer=optimizer,
-                loss="sparse_categorical_crossentropy",
-                metrics=["accuracy"],
-            )
-            optimizer.build(model.trainable_variables)
-        self._spec = _compiled.NetworkSpec(
-            n_features=self.n_features_in_,
-            n_classes=self.n_classes_,
-            hidden_size=self.hidden_size,
-            n_hidden_layers=self.n_hidden_layers,
-            activation=self.activation,
-            dropout=float(self.dropout),
-        )
-        return model
-
-    def _fit_keras_model(
-        self, X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs
-    ):
-        y = np.asarray(y).reshape(-1).astype(np.int32)
-        if sample_weight is None:
-            sample_weight = np.ones(len(y), dtype=np.float32)
-        sample_weight = np.asarray(sample_weight, dtype=np.float32)
-        train_rows, val_rows = self._split(y)
-        model = self.model_
-        spec = self._spec.__class__(
-            **{
-                **vars(self._spec),
-                "optimizer": optimizer_key(model.optimizer),
-                "batch_size": self.batch_size,
-                "jit_compile": self._use_xla(len(train_rows)),
-            }
-        )
-        network = _compiled.compiled_network(
-            spec, lambda: make_optimizer(self.optimizer, self.learning_rate)
-        )
-        # The parameter as it is now: scikeras reads it once, at the first fit.
-        callbacks = list(self.callbacks or [])
-        stopper = None
-        if self.early_stopping:
-            stopper = keras.callbacks.EarlyStopping(
-                monitor="val_loss", patience=self.patience, restore_best_weights=True
-            )
-            callbacks.append(stopper)
-        with network.session(model, X, y, sample_weight) as session:
-            history = _training.train(
-                session,
-                model,
-                train_rows=train_rows,
-                val_rows=val_rows,
-                epochs=epochs,
-                initial_epoch=initial_epoch,
-                batch_size=self.batch_size,
-                shuffle=self.shuffle,
-                seed=self._fit_seed,
-                steps_per_execution=self.steps_per_execution,
-                callbacks=callbacks,
-                verbose=self.verbose,
-            )
-        if not warm_start or initial_epoch == 0 or not hasattr(self, "history_"):
-            self.history_ = {}
-        for key, values in history.items():
-            self.history_.setdefault(key, []).extend(float(v) for v in values)
-        self.n_iter_ = len(self.history_["loss"])
-        vars(self).pop("best_epoch_", None)
-        if stopper is not None:
-            # Keras numbers epochs from initial_epoch, as history_ is indexed.
-            self.best_epoch_ = int(stopper.best_epoch)
-
     def _use_xla(self, n_samples):
         if keras.backend.backend() == "jax":
             return True
@@ -569,17 +612,18 @@ class MNISTClassifier(KerasClassifier):
             return self.jit_compile
         return n_samples * self.model_.count_params() >= _XLA_MIN_EPOCH_WORK
 
-    def _split(self, y):
+    def _split(self, y, seed):
         """Indices (train, validation) of a stratified, shuffled hold-out.
 
         ``validation_split`` of the samples are held out, and never fewer than one
         of each class, so that every class is validated and still trained on. The
-        split is seeded per fit. Without a split: (all indices, None).
+        split is seeded by the fit's ``seed``. Without a split: (all indices, None).
         """
         n_samples = len(y)
         if self.validation_split == 0:
             return np.arange(n_samples), None
-        _, counts = np.unique(y, return_counts=True)
+        counts = np.bincount(y)
+        counts = counts[counts > 0]
         n_val = max(math.ceil(self.validation_split * n_samples), len(counts))
         if counts.min() < 2 or n_samples - n_val < len(counts):
             raise InvalidParameterError(
@@ -591,41 +635,10 @@ class MNISTClassifier(KerasClassifier):
                 "all of them."
             )
         train, val = train_test_split(
-            np.arange(n_samples),
-            test_size=n_val,
-            random_state=self._fit_seed,
-            stratify=y,
+            np.arange(n_samples), test_size=n_val, random_state=seed, stratify=y
         )
         train.sort()
         return train, val
-
-    def _validate_data(self, X=None, y=None, reset=False, y_numeric=False):
-        """scikit-learn's input validation in place of scikeras's own.
-
-        Gives scikit-learn's errors (and ``n_features_in_``/``feature_names_in_``)
-        for NaN, infinity, sparse, empty, 1-D input, a feature count that changed
-        since fit, and targets that are not classes.
-        """
-        if X is not None:
-            params = dict(reset=reset, dtype=np.float32, accept_sparse=False)
-            if y is not None:
-                X, y = validate_data(self, X, y, **params)
-            else:
-                X = validate_data(self, X, **params)
-        elif y is not None:
-            y = column_or_1d(y, warn=True)
-        if y is not None and reset:
-            check_classification_targets(y)
-            classes = np.unique(y) if self.classes_ is None else self.classes_
-            if len(classes) < 2:
-                raise ValueError(
-                    f"{type(self).__name__} needs samples of at least 2 classes in "
-                    f"the data, but the data contains only one class: {classes[0]!r}."
-                )
-            self.target_type_ = type_of_target(classes)
-        if y is not None and X is not None:
-            self._warn_if_large(X, "trains well only on inputs of about unit scale")
-        return X, y
 
     def _warn_if_large(self, X, what):
         """Warn when X reaches far outside unit scale (raw 0-255 pixels)."""
@@ -665,7 +678,16 @@ class MNISTClassifier(KerasClassifier):
             value, such as raw 0-255 pixels), as fit warns: the network reads
             such rows wrong.
         """
-        return self._predict_raw(X)
+        # Through the network's compiled forward pass, shared by every estimator
+        # of this architecture, rather than Keras's predict(), which traces a new
+        # function per model and costs more than the network on MNIST-sized input.
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=np.float32, accept_sparse=False)
+        # The network's inputs were of about unit scale (fit warned otherwise):
+        # rows of raw 0-255 pixels would be read wrong without a word.
+        self._warn_if_large(X, "predicts well only on inputs of about unit scale")
+        predictor = _compiled.predictor(_compiled.NetworkSpec.of(self.model_))
+        return predictor.predict_proba(self.model_, X)
 
     def predict(self, X):
         """Predicted class labels.
@@ -687,21 +709,8 @@ class MNISTClassifier(KerasClassifier):
             value, such as raw 0-255 pixels), as fit warns: the network reads
             such rows wrong.
         """
-        proba = self._predict_raw(X)
-        return self.target_encoder_.inverse_transform(proba)
-
-    def _predict_raw(self, X):
-        # Through the network's compiled forward pass, shared by every estimator
-        # of this architecture, rather than Keras's predict(), which traces a new
-        # function per model and costs more than the network on MNIST-sized input.
-        check_is_fitted(self)
-        X, _ = self._validate_data(X)
-        # The network's inputs were of about unit scale (fit warned otherwise):
-        # rows of raw 0-255 pixels would be read wrong without a word.
-        self._warn_if_large(X, "predicts well only on inputs of about unit scale")
-        X = self.feature_encoder_.transform(X)
-        predictor = _compiled.predictor(self._spec)
-        return predictor.predict_proba(self.model_, X, _PREDICT_CHUNK)
+        proba = self.predict_proba(X)
+        return self.classes_[proba.argmax(axis=1)]
 
 
 def _draw_seed(random_state):

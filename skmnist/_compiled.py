@@ -10,6 +10,17 @@ fits never share state and a fitted estimator owns its weights.
 
 The cache holds at most :data:`MAX_COMPILED_NETWORKS` programs (least recently
 used first out); :func:`clear_compiled_networks` empties it.
+
+Where the weights live. Between fits, in the estimator's ``model_`` (its Keras
+variables, with the optimizer's). During a fit, in one place: the session that
+``TrainingNetwork.session`` opens loads them from ``model_`` once, trains them
+(TensorFlow: in its workspace's variables; JAX: as arrays the programs pass on),
+and writes them back into ``model_`` once at the end; in between, ``model_`` is
+brought up to date only around the end of an epoch whose callbacks may read or
+set the weights (and what they set is loaded back), as Keras's own JAX trainer
+syncs its state only for callbacks. The imports flow one way:
+``_model`` <- ``_batches`` <- ``_backend_tensorflow`` / ``_backend_jax`` <- this
+module (the only importer of the backends) <- ``_classifier``.
 """
 
 import dataclasses
@@ -52,6 +63,28 @@ class NetworkSpec:
     optimizer: tuple = None
     batch_size: int = None
     jit_compile: bool = False
+
+    @classmethod
+    def of(cls, model):
+        """The spec of a network that :func:`skmnist._model.build_mlp` built.
+
+        Read from the network itself, so that it stays true when an estimator's
+        parameters change after its fit (the network keeps its shape until the
+        next fit).
+        """
+        hidden = [layer for layer in model.layers if layer.name.startswith("hidden_")]
+        dropout = [
+            layer.rate for layer in model.layers if layer.name.startswith("dropout_")
+        ]
+        return cls(
+            n_features=int(model.input_shape[-1]),
+            n_classes=int(model.get_layer("logits").units),
+            # Without hidden layers their width and activation change nothing.
+            hidden_size=int(hidden[0].units) if hidden else 0,
+            n_hidden_layers=len(hidden),
+            activation=hidden[0].get_config()["activation"] if hidden else "linear",
+            dropout=float(dropout[0]) if dropout else 0.0,
+        )
 
     @property
     def architecture(self):

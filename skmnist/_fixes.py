@@ -26,17 +26,17 @@ scikit-learn
 scikeras
 --------
 :class:`skmnist.MNISTClassifier` is a :class:`scikeras.wrappers.KerasClassifier`
-and relies on these of its internals (scikeras 0.13, pinned to the minor in
-``pyproject.toml``), overriding each with a method of the same name:
+(scikeras 0.13, pinned to the minor in ``pyproject.toml``) but runs none of its
+fit or predict machinery (``_fit``, ``_initialize``, their hooks, the target and
+feature encoders, ``_validate_sample_weight``): its own ``fit`` reads top-down in
+:mod:`skmnist._classifier`. What still runs of scikeras, and why:
 
-- ``fit`` / ``partial_fit`` / ``initialize`` run ``_fit`` and ``_initialize``,
-  which call, in this order, ``_validate_data`` (overridden: scikit-learn's
-  ``validate_data``), ``target_encoder`` (overridden: a fixed loss),
-  ``_build_keras_model`` (overridden: :func:`skmnist._model.build_mlp`) and
-  ``_fit_keras_model`` (overridden: skmnist's compiled training loop).
-- ``_predict_raw`` (overridden: the compiled forward pass) is what scikeras's
-  ``predict`` and ``predict_proba`` call.
-- ``_get_param_names`` (overridden: :func:`get_param_names`).
+- ``BaseWrapper.get_params`` / ``set_params``: parameters, with scikeras's routed
+  ``prefix__name`` parameters; ``_get_param_names`` is replaced by
+  :func:`get_param_names`, since scikeras reads ``__dict__``.
+- ``BaseWrapper.__sklearn_tags__``: completed in ``MNISTClassifier``'s own.
+- Importing scikeras makes Keras models and optimizers picklable (it sets their
+  ``__reduce__``), which ``joblib.dump`` of a fitted estimator needs.
 
 Keras
 -----

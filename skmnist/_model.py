@@ -10,6 +10,7 @@ from ._runtime import keras
 __all__ = ["build_mlp", "check_activation", "logits_model", "make_optimizer"]
 
 
+@stable_keras_names()
 def build_mlp(
     n_features,
     n_classes,
@@ -54,21 +55,6 @@ def build_mlp(
     model : keras.Model
         The model, not yet compiled.
     """
-    with stable_keras_names():
-        return _build_mlp(
-            n_features,
-            n_classes,
-            hidden_size,
-            n_hidden_layers,
-            activation,
-            dropout,
-            seed,
-        )
-
-
-def _build_mlp(
-    n_features, n_classes, hidden_size, n_hidden_layers, activation, dropout, seed
-):
     n_seeds = 2 * n_hidden_layers + 1
     if seed is None:
         seeds = [None] * n_seeds
@@ -112,6 +98,7 @@ def check_activation(activation):
         ) from None
 
 
+@stable_keras_names()
 def make_optimizer(optimizer, learning_rate):
     """Return a fresh Keras optimizer.
 
@@ -134,11 +121,6 @@ def make_optimizer(optimizer, learning_rate):
         If the name is not a Keras optimizer, or the instance cannot be copied
         from its config.
     """
-    with stable_keras_names():
-        return _make_optimizer(optimizer, learning_rate)
-
-
-def _make_optimizer(optimizer, learning_rate):
     if isinstance(optimizer, keras.optimizers.Optimizer):
         try:
             return optimizer.__class__.from_config(optimizer.get_config())

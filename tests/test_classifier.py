@@ -439,6 +439,15 @@ def test_warm_start_and_partial_fit_continue_training(blobs):
     assert cold.model_ is not first
 
 
+def test_warm_started_fit_keeps_the_classes_and_predicts_labels(blobs):
+    X, y = blobs
+    clf = _fit(X, y, epochs=1, warm_start=True)
+    clf.fit(X[y != "c"], y[y != "c"])  # a continued fit on fewer classes
+    assert list(clf.classes_) == ["a", "b", "c"] and clf.n_classes_ == 3
+    assert set(clf.predict(X)) <= {"a", "b", "c"}
+    assert clf.predict_proba(X).shape == (len(X), 3)
+
+
 def test_partial_fit_from_scratch_with_classes(blobs):
     X, y = blobs
     clf = MNISTClassifier(**FAST, validation_split=0.0, random_state=0)

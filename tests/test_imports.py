@@ -43,3 +43,25 @@ def test_no_import_cycle_among_skmnist_modules():
                 seen.add(module)
                 todo.extend(graph[module])
     assert cycles == [], f"modules in an import cycle: {sorted(cycles)}"
+
+
+def test_only_compiled_imports_the_backends_and_they_import_only_the_leaf():
+    graph = _imports()
+    backends = {"skmnist._backend_tensorflow", "skmnist._backend_jax"}
+    importers = {m for m, targets in graph.items() if targets & backends}
+    assert importers == {"skmnist._compiled"}
+    engine = {"skmnist._compiled", "skmnist._training", "skmnist._classifier"}
+    for backend in backends:
+        assert not graph[backend] & (engine | backends)
+
+
+def test_the_developer_page_names_every_module():
+    page = (PACKAGE.parent / "docs" / "developer" / "architecture.rst").read_text()
+    missing = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        relative = path.relative_to(PACKAGE).as_posix()
+        # A subpackage's modules are named by its folder (``serve/``).
+        folder = relative.split("/")[0] + "/" if "/" in relative else None
+        if path.name not in page and (folder is None or folder not in page):
+            missing.append(relative)
+    assert missing == [], f"docs/developer/architecture.rst does not name {missing}"
