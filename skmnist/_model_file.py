@@ -63,7 +63,8 @@ class ModelFile:
         The manifest as stored (for the versions that wrote it).
     kind : {"MNISTClassifier", "Pipeline"}
     params : dict
-        The classifier's parameters, as stored (not yet validated).
+        The classifier's parameters, as stored (not yet validated), but for
+        ``class_weight``'s pairs made a dict again.
     fitted : dict
         The classifier's fitted attributes, decoded and checked.
     pipeline : dict or None
@@ -167,6 +168,8 @@ def _parse(path, manifest, blob, size):
         require(params.get("memory") is None, "its pipeline sets a memory folder")
     spec = _get(manifest, "classifier", dict)
     params = dict(_get(spec, "params", dict))
+    if isinstance(params.get("class_weight"), list):  # pairs: JSON keys are strings
+        params["class_weight"] = {key: w for key, w in params["class_weight"]}
     fitted = _get(spec, "fitted", dict)
     require(set(fitted) <= set(FITTED), f"its classifier has {sorted(fitted)}")
     fitted = {name: _decode(value, size) for name, value in fitted.items()}

@@ -250,8 +250,6 @@ def _restore_classifier(model_file):
         ok = ok and all(isinstance(v, _SCALARS) for v in config.values())
         require(ok, f"its optimizer {optimizer!r:.100} is not a built-in one")
         params["optimizer"] = cls.from_config(config)
-    if isinstance(params.get("class_weight"), list):
-        params["class_weight"] = {key: w for key, w in params["class_weight"]}
     clf = MNISTClassifier(**params)
     clf._check_params()
     fitted = model_file.fitted
