@@ -79,9 +79,7 @@ class ModelFile:
 
     def __init__(self, path, size, manifest, **parts):
         self.path, self.size, self.manifest = path, size, manifest
-        self.kind, self.params = parts["kind"], parts["params"]
-        self.fitted, self.arrays = parts["fitted"], parts["arrays"]
-        self.pipeline, self.scaler = parts["pipeline"], parts["scaler"]
+        vars(self).update(parts)  # kind, params, fitted, pipeline, scaler, arrays
 
     def weights(self, hidden_size, n_hidden_layers):
         """The kernels and biases, in build_mlp's order, checked against the
@@ -176,17 +174,8 @@ def _parse(path, manifest, blob, size):
     _check_classifier_fitted(fitted)
     if kind == "Pipeline":
         scaler = _scaler(_get(manifest, "scaler", dict), fitted, size)
-    return ModelFile(
-        path,
-        size,
-        manifest,
-        kind=kind,
-        params=params,
-        fitted=fitted,
-        pipeline=pipeline,
-        scaler=scaler,
-        arrays=arrays,
-    )
+    parts = dict(kind=kind, params=params, fitted=fitted, pipeline=pipeline)
+    return ModelFile(path, size, manifest, scaler=scaler, arrays=arrays, **parts)
 
 
 def _check_classifier_fitted(fitted):
