@@ -1,13 +1,14 @@
-"""Plain JSON values: the one conversion of NumPy's and Python's values into
-what ``json.dumps`` writes as standard JSON.
-
-Used by :func:`~skmnist.evaluate_model`'s metrics, ``skmnist predict --json``
-and the service's replies. This module needs NumPy only.
+"""Plain JSON values: the conversions of NumPy's and Python's values into
+what ``json.dumps`` writes: :func:`plain` for what is shown (metrics, ``skmnist
+predict --json``, the service's replies), :func:`exact` for what is read back
+(model files). This module needs NumPy only.
 """
 
 import math
 
-__all__ = ["plain"]
+import numpy as np
+
+__all__ = ["exact", "plain"]
 
 
 def plain(value):
@@ -29,3 +30,17 @@ def plain(value):
     if isinstance(value, dict):
         return {str(key): plain(item) for key, item in value.items()}
     return repr(value)
+
+
+def exact(value):
+    """``json.dumps``'s `default` for data read back as it was (model files): a
+    NumPy scalar as Python's, a NumPy scalar type or dtype as its name, and a
+    TypeError for anything else. Unlike :func:`plain`, it writes no repr and
+    changes no value (a NaN stays NaN, JSON's extension that Python reads)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, type) and issubclass(value, np.generic):
+        value = np.dtype(value)
+    if isinstance(value, np.dtype):
+        return value.name  # dtype parameters take names too
+    raise TypeError(f"save_model cannot store {value!r:.100}: it is not data")

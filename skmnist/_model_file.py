@@ -63,7 +63,8 @@ class ModelFile:
         The manifest as stored (for the versions that wrote it).
     kind : {"MNISTClassifier", "Pipeline"}
     params : dict
-        The classifier's parameters, as stored (not yet validated).
+        The classifier's parameters, as stored (not yet validated), but for
+        ``class_weight``'s pairs made a dict again.
     fitted : dict
         The classifier's fitted attributes, decoded and checked.
     pipeline : dict or None
@@ -78,9 +79,7 @@ class ModelFile:
 
     def __init__(self, path, size, manifest, **parts):
         self.path, self.size, self.manifest = path, size, manifest
-        self.kind, self.params = parts["kind"], parts["params"]
-        self.fitted, self.arrays = parts["fitted"], parts["arrays"]
-        self.pipeline, self.scaler = parts["pipeline"], parts["scaler"]
+        vars(self).update(parts)  # kind, params, fitted, pipeline, scaler, arrays
 
     def weights(self, hidden_size, n_hidden_layers):
         """The kernels and biases, in build_mlp's order, checked against the
@@ -152,7 +151,7 @@ def read_model_file(path):
 
 
 def _parse(path, manifest, blob, size):
-    shapes = _npz_headers(blob)
+    arrays = _arrays(blob)
     kind = manifest.get("estimator")
     ok = kind in ("MNISTClassifier", "Pipeline")
     require(ok, f"it holds an estimator of the kind {kind!r:.50}")
@@ -167,24 +166,16 @@ def _parse(path, manifest, blob, size):
         require(params.get("memory") is None, "its pipeline sets a memory folder")
     spec = _get(manifest, "classifier", dict)
     params = dict(_get(spec, "params", dict))
+    if isinstance(params.get("class_weight"), list):  # pairs: JSON keys are strings
+        params["class_weight"] = {key: w for key, w in params["class_weight"]}
     fitted = _get(spec, "fitted", dict)
     require(set(fitted) <= set(FITTED), f"its classifier has {sorted(fitted)}")
     fitted = {name: _decode(value, size) for name, value in fitted.items()}
     _check_classifier_fitted(fitted)
     if kind == "Pipeline":
         scaler = _scaler(_get(manifest, "scaler", dict), fitted, size)
-    arrays = _arrays(blob, shapes)
-    return ModelFile(
-        path,
-        size,
-        manifest,
-        kind=kind,
-        params=params,
-        fitted=fitted,
-        pipeline=pipeline,
-        scaler=scaler,
-        arrays=arrays,
-    )
+    parts = dict(kind=kind, params=params, fitted=fitted, pipeline=pipeline)
+    return ModelFile(path, size, manifest, scaler=scaler, arrays=arrays, **parts)
 
 
 def _check_classifier_fitted(fitted):
@@ -276,13 +267,30 @@ def _list(value):
     return value
 
 
-def _arrays(blob, shapes):
-    """Every array of the .npz, numbers that are finite, keyed in stored order."""
-    with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
-        arrays = {key: npz[key] for key in shapes}
-    for key, array in arrays.items():
-        ok = array.dtype.kind not in "fc" or bool(np.isfinite(array).all())
-        require(ok, f"its array {key!r:.50} holds NaN or infinite values")
+def _arrays(blob):
+    """Every array of the .npz, keyed in stored order: numeric, of the size its
+    .npy header claims (checked before its data is read, so that a forged
+    header allocates nothing: np.load would allocate what it claims first),
+    and finite."""
+    arrays, claimed = {}, 0
+    with zipfile.ZipFile(io.BytesIO(blob)) as npz:
+        for info in npz.infolist():
+            key = info.filename.removesuffix(".npy")
+            with npz.open(info) as f:
+                version = np.lib.format.read_magic(f)
+                require(version in _NPY_HEADERS, f"{key!r:.50} is .npy {version}")
+                shape, fortran, dtype = _NPY_HEADERS[version](f)
+                nbytes = math.prod(shape) * dtype.itemsize
+                ok = key != info.filename and info.compress_type == zipfile.ZIP_STORED
+                ok = ok and f.tell() + nbytes == info.file_size
+                ok = ok and dtype.kind in "biuf" and not fortran
+                require(ok, f"its array {key!r:.50} is not a numeric .npy of its size")
+                claimed += nbytes
+                ok = claimed <= len(blob)
+                require(ok, f"its arrays claim {claimed} bytes, over its size")
+                arrays[key] = np.frombuffer(f.read(), dtype).reshape(shape)
+            ok = dtype.kind != "f" or bool(np.isfinite(arrays[key]).all())
+            require(ok, f"its array {key!r:.50} holds NaN or infinite values")
     return arrays
 
 
@@ -333,26 +341,6 @@ def _read_members(archive, size):
     problem = f"it has format version {version!r:.20}, and this skmnist reads only "
     require(version == FORMAT_VERSION, f"{problem}{FORMAT_VERSION}: {how}")
     return manifest, archive.read(ARRAYS)
-
-
-def _npz_headers(blob):
-    """{key: shape} of the arrays of an .npz, read from their headers only."""
-    headers, claimed = {}, 0
-    with zipfile.ZipFile(io.BytesIO(blob)) as npz:
-        for info in npz.infolist():
-            key = info.filename.removesuffix(".npy")
-            with npz.open(info) as f:
-                version = np.lib.format.read_magic(f)
-                require(version in _NPY_HEADERS, f"{key!r:.50} is .npy {version}")
-                shape, fortran, dtype = _NPY_HEADERS[version](f)
-                nbytes = math.prod(shape) * dtype.itemsize
-                ok = key != info.filename and info.compress_type == zipfile.ZIP_STORED
-                ok = ok and f.tell() + nbytes == info.file_size
-                ok = ok and dtype.kind in "biuf" and not fortran
-            require(ok, f"its array {key!r:.50} is not a numeric .npy of its size")
-            headers[key], claimed = shape, claimed + nbytes
-    require(claimed <= len(blob), f"its arrays claim {claimed} bytes, over its size")
-    return headers
 
 
 def _decode(value, size):

@@ -13,6 +13,7 @@ import zipfile
 import numpy as np
 
 from ._files import check_write_target, write_atomically
+from ._json import exact
 from ._model_file import (
     ARRAYS,
     ATTRIBUTE,
@@ -73,7 +74,7 @@ def save_model(estimator, path):
         buffer = io.BytesIO()
         np.lib.format.write_array(buffer, np.array(variable.numpy(), order="C"))
         arrays[f"{key}.npy"] = buffer.getvalue()
-    text = json.dumps(manifest, indent=1, sort_keys=True, default=_json_default)
+    text = json.dumps(manifest, indent=1, sort_keys=True, default=exact)
     members = {MANIFEST: text.encode(), ARRAYS: _archive(arrays, seal=False)}
     write_atomically(path, _archive(members, seal=True))
 
@@ -179,16 +180,6 @@ def _drop(params, name, why):
         params[name] = None
 
 
-def _json_default(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, type) and issubclass(value, np.generic):
-        value = np.dtype(value)
-    if isinstance(value, np.dtype):
-        return value.name  # dtype parameters take names too
-    raise TypeError(f"save_model cannot store {value!r:.100}: it is not data")
-
-
 def _encode(value):
     """A fitted attribute as JSON, arrays and tuples tagged to come back as such."""
     if isinstance(value, tuple):
@@ -250,8 +241,6 @@ def _restore_classifier(model_file):
         ok = ok and all(isinstance(v, _SCALARS) for v in config.values())
         require(ok, f"its optimizer {optimizer!r:.100} is not a built-in one")
         params["optimizer"] = cls.from_config(config)
-    if isinstance(params.get("class_weight"), list):
-        params["class_weight"] = {key: w for key, w in params["class_weight"]}
     clf = MNISTClassifier(**params)
     clf._check_params()
     fitted = model_file.fitted

@@ -311,10 +311,7 @@ class FittedScaling:
     """
 
     def __init__(self, params, fitted):
-        self.scale, self.dtype = params.get("scale", "auto"), params.get("dtype")
-        if self.dtype is None:
-            self.dtype = "float32"
-        vars(self).update(fitted)
+        vars(self).update({"scale": "auto", "dtype": "float32", **params, **fitted})
 
     def get_params(self, deep=True):
         """The scaler's parameters, as FlattenScaler.get_params gives them."""

@@ -228,12 +228,7 @@ class MNISTPredictor:
                 f"{', '.join(sorted(ACTIVATIONS))}); load it with skmnist.load_model"
             )
         self = cls.__new__(cls)
-        fitted = model_file.fitted
-        self.classes_ = fitted["classes_"]
-        self.n_features_in_ = fitted["n_features_in_"]
-        for name in ("feature_names_in_", "history_", "n_iter_", "best_epoch_"):
-            if name in fitted:
-                setattr(self, name, fitted[name])
+        vars(self).update(model_file.fitted)  # classes_, n_features_in_, ...
         arrays = [np.ascontiguousarray(w, dtype=np.float32) for w in weights]
         self.coefs_, self.intercepts_ = arrays[0::2], arrays[1::2]
         self.scaler_ = model_file.scaler
@@ -243,8 +238,6 @@ class MNISTPredictor:
             self.saved_estimator_ = f"Pipeline({steps})"
         else:
             self.saved_estimator_ = "MNISTClassifier"
-        if isinstance(params.get("class_weight"), list):
-            params["class_weight"] = {key: w for key, w in params["class_weight"]}
         self._params, self._activation = params, ACTIVATIONS[activation]
         return self
 

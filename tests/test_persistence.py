@@ -458,6 +458,21 @@ def test_optimizers_that_are_not_data_are_refused(
     assert list(tmp_path.iterdir()) == []
 
 
+def test_object_parameters_are_refused_before_writing(fitted, tmp_path, monkeypatch):
+    monkeypatch.setattr(fitted, "class_weight", {"a": object()})
+    with pytest.raises(TypeError, match="cannot store <object object .*not data"):
+        save_model(fitted, tmp_path / "model.skmnist")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_history_with_nan_comes_back_with_nan(fitted, tmp_path, monkeypatch):
+    # Stored as JSON's NaN (as Python writes it), not as null: it is read back.
+    history = {**fitted.history_, "loss": [float("nan"), np.float32(0.5)]}
+    monkeypatch.setattr(fitted, "history_", history)
+    loss = _save_load(fitted, tmp_path).history_["loss"]
+    assert np.isnan(loss[0]) and loss[1] == 0.5
+
+
 def test_unfitted_and_unsupported_estimators_are_refused(fitted, str_data, tmp_path):
     path = tmp_path / "model.skmnist"
     for unfitted in (MNISTClassifier(), make_mnist_pipeline()):
