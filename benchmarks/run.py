@@ -486,7 +486,11 @@ def main(argv=None):
     )
     argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
-    contenders = _common.names(parser, args.contenders, LABELS, "--contenders")
+    # "e" is (b)'s own floor, the bare loop on TensorFlow: ``--contenders b,e``.
+    text = ",".join(
+        "e-tf" if n.strip() == "e" else n for n in args.contenders.split(",")
+    )
+    contenders = _common.names(parser, text, LABELS, "--contenders")
     small = args.small
     cfg = {
         "size": "small" if small else "full",

@@ -283,6 +283,7 @@ def test_cli_page_shows_each_commands_help(html):
         ("run.md", "(b) skmnist pipeline, TensorFlow"),
         ("grid_search.md", "n_jobs"),
         ("fit_loop.md", "RSS growth"),
+        ("accuracy_seeds.md", "Welch t vs tutorial"),
     ],
 )
 def test_performance_page_shows_the_benchmarks(html, report, expected):

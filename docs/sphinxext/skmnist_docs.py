@@ -42,6 +42,7 @@ BENCHMARK_REPORTS = {
     "fit_loop.md": "benchmarks_fit_loop.inc",  # benchmarks/fit_loop.py
     "serve_load.md": "benchmarks_serve_load.inc",  # benchmarks/serve_load.py
     "predict_light.md": "benchmarks_predict_light.inc",  # predict_light.py
+    "accuracy_seeds.md": "benchmarks_accuracy_seeds.inc",  # accuracy_seeds.py
 }
 CLI_COMMANDS = ("fetch", "train", "evaluate", "predict", "serve", "info")
 
