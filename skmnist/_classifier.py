@@ -22,7 +22,7 @@ from sklearn.utils import ClassifierTags, check_random_state
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from . import _compiled, _training
+from . import _compiled, _resume, _training
 from ._fixes import (
     Interval,
     InvalidParameterError,
@@ -537,21 +537,36 @@ class MNISTClassifier(KerasClassifier):
                 monitor="val_loss", patience=self.patience, restore_best_weights=True
             )
             callbacks.append(stopper)
-        with network.session(model, X, y, sample_weight) as session:
-            history = _training.train(
-                session,
-                model,
-                train_rows=train_rows,
-                val_rows=val_rows,
-                epochs=epochs,
-                initial_epoch=initial_epoch,
-                batch_size=self.batch_size,
-                shuffle=self.shuffle,
-                seed=self._fit_seed,
-                steps_per_execution=self.steps_per_execution,
-                callbacks=callbacks,
-                verbose=self.verbose,
-            )
+        # -- resumable fits (skmnist._resume): start from the end state of an
+        # earlier fit identical but for fewer epochs, and train only the rest.
+        key = _resume.fit_key(
+            self,
+            spec,
+            self._fit_seed,
+            (X, y, sample_weight, train_rows, val_rows),
+            continues=warm_start or initial_epoch > 0,
+        )
+        history = _resume.resume(key, model, epochs)
+        done = len(history.get("loss", ()))
+        if done < epochs:
+            with network.session(model, X, y, sample_weight) as session:
+                more = _training.train(
+                    session,
+                    model,
+                    train_rows=train_rows,
+                    val_rows=val_rows,
+                    epochs=epochs - done,
+                    initial_epoch=initial_epoch + done,
+                    batch_size=self.batch_size,
+                    shuffle=self.shuffle,
+                    seed=self._fit_seed,
+                    steps_per_execution=self.steps_per_execution,
+                    callbacks=callbacks,
+                    verbose=self.verbose,
+                )
+            history = _resume.joined(history, more)
+        _resume.store(key, model, history, epochs)
+        # -- end of resumable fits
         if not warm_start or initial_epoch == 0 or not hasattr(self, "history_"):
             self.history_ = {}
         for key, values in history.items():
