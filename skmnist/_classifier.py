@@ -539,14 +539,14 @@ class MNISTClassifier(KerasClassifier):
             callbacks.append(stopper)
         # -- resumable fits (skmnist._resume): start from the end state of an
         # earlier fit identical but for fewer epochs, and train only the rest.
-        key = _resume.fit_key(
+        resume_key = _resume.fit_key(
             self,
             spec,
             self._fit_seed,
             (X, y, sample_weight, train_rows, val_rows),
             continues=warm_start or initial_epoch > 0,
         )
-        history = _resume.resume(key, model, epochs)
+        history = _resume.resume(resume_key, model, epochs)
         done = len(history.get("loss", ()))
         if done < epochs:
             with network.session(model, X, y, sample_weight) as session:
@@ -565,7 +565,7 @@ class MNISTClassifier(KerasClassifier):
                     verbose=self.verbose,
                 )
             history = _resume.joined(history, more)
-        _resume.store(key, model, history, epochs)
+        _resume.store(resume_key, model, history, epochs)
         # -- end of resumable fits
         if not warm_start or initial_epoch == 0 or not hasattr(self, "history_"):
             self.history_ = {}

@@ -36,6 +36,7 @@ __all__ = [
     "MAX_RESUMABLE_BYTES",
     "clear_resumable_fits",
     "fit_key",
+    "joined",
     "resume",
     "set_resumable_fits",
     "store",
