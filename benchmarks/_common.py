@@ -200,7 +200,7 @@ def fmt(value, spec):
 
 def judge(targets, enforced=True):
     """``(id, description, value, op, threshold)`` rows -> target records."""
-    ops = {"<=": operator.le, ">=": operator.ge, "==": operator.eq}
+    ops = {"<=": operator.le, "<": operator.lt, ">=": operator.ge, "==": operator.eq}
     return [
         {
             "id": key,

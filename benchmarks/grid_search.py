@@ -3,6 +3,7 @@ scikeras KerasClassifier of the same network.
 
     python benchmarks/grid_search.py            # 12 candidates x cv=3, 10,000 images
     python benchmarks/grid_search.py --small    # smoke test: 4 candidates, 600 images
+    python benchmarks/grid_search.py --resume   # resumable fits on vs off
 
 Each configuration in a fresh process. See benchmarks/README.md.
 """
@@ -26,6 +27,38 @@ SIZES = {
     "small": {"hidden_size": [16, 32], "epochs": [1, 2], "cv": 2}
     | {"n_train": 600, "n_test": 500},
 }
+
+# --resume: searches with resumable fits on and off, side by side (name -> config).
+# "grid": the grid above; "epochs": a grid over epochs against its longest value
+# alone; "halving": HalvingGridSearchCV with epochs as the resource.
+RESUME = {
+    "full": {
+        "grid": {"n_train": 10_000, "hidden_size": [64, 128, 256, 512]}
+        | {"epochs": [5, 10, 20], "cv": 3, "refit": True},
+        "epochs": {"n_train": 9_000, "hidden_size": [128, 256], "epochs": [3, 6, 12]}
+        | {"cv": 3, "refit": False},
+        "halving": {"n_train": 10_000, "hidden_size": [64, 128, 256, 512]}
+        | {"min_resources": 2, "max_resources": 18, "cv": 3, "refit": True},
+    },
+    "small": {
+        "grid": {"n_train": 600, "hidden_size": [16, 32], "epochs": [1, 2]}
+        | {"cv": 2, "refit": True},
+        "epochs": {"n_train": 600, "hidden_size": [16], "epochs": [1, 2, 4]}
+        | {"cv": 2, "refit": False},
+        "halving": {"n_train": 600, "hidden_size": [8, 16, 32, 64]}
+        | {"min_resources": 1, "max_resources": 9, "cv": 2, "refit": True},
+    },
+}
+# Each run: (name, study, resumable, epochs override). Alternating on and off.
+RESUME_RUNS = [
+    ("grid-on", "grid", True, None),
+    ("grid-off", "grid", False, None),
+    ("epochs-all-on", "epochs", True, None),
+    ("epochs-longest-on", "epochs", True, "longest"),
+    ("epochs-all-off", "epochs", False, None),
+    ("halving-on", "halving", True, None),
+    ("halving-off", "halving", False, None),
+]
 
 # -- in the child process: one grid search ---------------------------------------
 
@@ -84,21 +117,44 @@ def make_search(library, seed, log, cfg):
         )
         steps = [("flatten", FunctionTransformer(_common.scale)), ("mlp", clf)]
         hidden = "model__hidden_size"
-    grid = {f"mlp__{hidden}": cfg["hidden_size"], "mlp__epochs": cfg["epochs"]}
     pipe = Pipeline([("rss", MemoryLog(log)), *steps])
-    return GridSearchCV(pipe, grid, cv=cfg["cv"], n_jobs=cfg["n_jobs"])
+    if cfg.get("search") == "halving":
+        from sklearn.experimental import enable_halving_search_cv  # noqa: F401
+        from sklearn.model_selection import HalvingGridSearchCV
+
+        return HalvingGridSearchCV(
+            pipe,
+            {f"mlp__{hidden}": cfg["hidden_size"]},
+            resource="mlp__epochs",
+            min_resources=cfg["min_resources"],
+            max_resources=cfg["max_resources"],
+            factor=3,
+            cv=cfg["cv"],
+            refit=cfg.get("refit", True),
+            random_state=seed,
+            n_jobs=cfg["n_jobs"],
+        )
+    grid = {f"mlp__{hidden}": cfg["hidden_size"], "mlp__epochs": cfg["epochs"]}
+    refit = cfg.get("refit", True)
+    return GridSearchCV(pipe, grid, cv=cfg["cv"], refit=refit, n_jobs=cfg["n_jobs"])
 
 
 def measure(cfg):
     X, y, X_test, y_test = _common.mnist(cfg["n_train"], cfg["n_test"])
     library = cfg["name"].split("-")[0]
+    if "resumable" in cfg:
+        library = "skmnist"
+        from skmnist import set_resumable_fits
+
+        set_resumable_fits(cfg["resumable"])
     with tempfile.TemporaryDirectory() as tmp:
         log = os.path.join(tmp, "memory.jsonl")
         search = make_search(library, cfg["seed"], log, cfg)  # imports Keras here
         t0 = time.perf_counter()
         search.fit(X, y)
         wall_s = time.perf_counter() - t0
-        test_accuracy = float(search.score(X_test, y_test))
+        refit = cfg.get("refit", True)
+        test_accuracy = float(search.score(X_test, y_test)) if refit else None
         with open(log) as f:
             records = [json.loads(line) for line in f]
     workers = {}
@@ -118,9 +174,22 @@ def measure(cfg):
             }
         )
     best = {k.split("__")[-1]: v for k, v in search.best_params_.items()}
+    results = search.cv_results_
+    scores = [k for k in results if k.endswith("test_score") and "rank" not in k]
+    resumed = None
+    if library == "skmnist":
+        from skmnist import _resume
+
+        resumed = dict(_resume.COUNTS)
     return {
         "wall_s": wall_s,
-        "n_candidates": len(search.cv_results_["params"]),
+        "n_candidates": len(results["params"]),
+        # Every candidate's fold scores, to compare runs value for value.
+        "params": [
+            {k.split("__")[-1]: v for k, v in p.items()} for p in results["params"]
+        ],
+        "scores": {k: [float(v) for v in results[k]] for k in scores},
+        "resumed": resumed,
         "best_params": best,
         "best_cv_accuracy": float(search.best_score_),
         "cv_accuracy": [float(s) for s in search.cv_results_["mean_test_score"]],
@@ -212,13 +281,164 @@ def markdown(report):
     return "\n".join(lines + _common.tail(report)) + "\n"
 
 
+# -- --resume: resumable fits on vs off --------------------------------------------
+
+
+def resume_runs(cfg, repeats, timeout):
+    runs = []
+    for _ in range(repeats):
+        for name, study, resumable, epochs in RESUME_RUNS:
+            child = {**RESUME[cfg["size"]][study], "seed": cfg["seed"], "n_jobs": 1}
+            child.update(name=name, study=study, resumable=resumable, n_test=1000)
+            if study == "halving":
+                child["search"] = "halving"
+            if epochs == "longest":
+                child["epochs"] = child["epochs"][-1:]
+            r = {**_common.fresh(__file__, child, None, timeout), "name": name}
+            runs.append(r)
+            print(
+                f"  {name:<18} {r['wall_s']:.1f} s, peak RSS {r['peak_rss_mb']:.0f} "
+                f"MB, lookups {r['resumed']}"
+                if r.get("ok")
+                else f"  {name:<18} FAILED: {r['error']}",
+                flush=True,
+            )
+    return runs
+
+
+def same_scores(a, b):
+    """Whether runs ``a`` and ``b`` scored their common candidates identically."""
+    if not (a and b):
+        return None
+    common = [p for p in a["params"] if p in b["params"]]
+    for key in a["scores"]:
+        if key.startswith("split") or key == "mean_test_score":
+            mine = [a["scores"][key][a["params"].index(p)] for p in common]
+            theirs = [b["scores"][key][b["params"].index(p)] for p in common]
+            if mine != theirs:
+                return False
+    return bool(common)
+
+
+def resume_summary(runs):
+    summary = {}
+    for name, *_ in RESUME_RUNS:
+        mine = [r for r in runs if r["name"] == name and r.get("ok")]
+        summary[name] = mine and {
+            "wall_s": _common.median([r["wall_s"] for r in mine]),
+            "wall_s_runs": [r["wall_s"] for r in mine],
+            "peak_rss_mb": max(r["peak_rss_mb"] for r in mine),
+            "n_candidates": mine[0]["n_candidates"],
+            "resumed": mine[0]["resumed"],
+            "best_params": mine[0]["best_params"],
+            "best_cv_accuracy": mine[0]["best_cv_accuracy"],
+            "epochs": sorted({p["epochs"] for p in mine[0]["params"]}),
+            "run": mine[0],
+        }
+    return summary
+
+
+def resume_targets(summary, enforced):
+    def ratio(a, b):
+        a, b = summary[a], summary[b]
+        return a["wall_s"] / b["wall_s"] if a and b else None
+
+    def same(a, b):
+        return same_scores(
+            summary[a] and summary[a]["run"], summary[b] and summary[b]["run"]
+        )
+
+    on, off = summary["grid-on"], summary["grid-off"]
+    rss = on["peak_rss_mb"] - off["peak_rss_mb"] if on and off else None
+    rows = [
+        ("grid_wall_ratio", "grid: wall time, resumption on / off")
+        + (ratio("grid-on", "grid-off"), "<=", 0.65),
+        ("grid_same", "grid: every cv_results_ score identical on and off")
+        + (same("grid-on", "grid-off"), "==", True),
+        ("grid_peak_rss", "grid: peak RSS MB, on - off", rss, "<=", 300),
+        ("epochs_ratio", "epochs: all values / the longest alone, wall time")
+        + (ratio("epochs-all-on", "epochs-longest-on"), "<=", 1.25),
+        ("epochs_same", "epochs: the longest value's scores as when alone")
+        + (same("epochs-all-on", "epochs-longest-on"), "==", True),
+        ("epochs_same_off", "epochs: every score identical on and off")
+        + (same("epochs-all-on", "epochs-all-off"), "==", True),
+        ("halving_ratio", "halving: wall time, resumption on / off")
+        + (ratio("halving-on", "halving-off"), "<", 1),
+        ("halving_same", "halving: every cv_results_ score identical on and off")
+        + (same("halving-on", "halving-off"), "==", True),
+    ]
+    return _common.judge(rows, enforced)
+
+
+def resume_markdown(report):
+    studies, rows = RESUME[report["config"]["size"]], []
+    for name, s in report["summary"].items():
+        if not s:
+            rows.append([name, "failed", *[""] * 5])
+            continue
+        rows.append(
+            [
+                name,
+                f"{s['wall_s']:.1f}",
+                str(s["n_candidates"]),
+                ", ".join(map(str, s["epochs"])),
+                "{hits} of {n}".format(
+                    hits=s["resumed"]["hits"], n=sum(s["resumed"].values())
+                )
+                if s["resumed"]
+                else "n/a",
+                f"{s['peak_rss_mb']:.0f}",
+                f"{s['best_cv_accuracy']:.4f}",
+            ]
+        )
+    header = ["search", "wall s", "candidates", "epochs", "fits resumed"]
+    header += ["peak RSS MB", "best CV acc"]
+    grid, epochs, halving = studies["grid"], studies["epochs"], studies["halving"]
+    lines = _common.head(
+        report,
+        "Resumable fits: grid searches with resumption on and off",
+        f"*grid*: `GridSearchCV(make_mnist_pipeline(random_state=0))` over hidden_size "
+        f"{grid['hidden_size']} x epochs {grid['epochs']}, cv={grid['cv']}, on the "
+        f"first {grid['n_train']:,} MNIST training images, refitted. *epochs*: "
+        f"hidden_size {epochs['hidden_size']} x epochs {epochs['epochs']} (*all*) or "
+        f"its last value alone (*longest*), cv={epochs['cv']}, {epochs['n_train']:,} "
+        f"images, refit=False. *halving*: `HalvingGridSearchCV` over hidden_size "
+        f'{halving["hidden_size"]} with resource="mlp__epochs" from '
+        f"{halving['min_resources']} to {halving['max_resources']}, factor 3, "
+        f"cv={halving['cv']}, {halving['n_train']:,} images. n_jobs=1; each search in "
+        "a fresh process, *on* and *off* one after the other; *fits resumed*: "
+        "the fits that started from an earlier fit's end state, of those that "
+        "could (an int random_state). The machine is shared and busy (other "
+        "jobs ran meanwhile): compare the ratios, not the seconds.",
+    )
+    lines += [_common.table(header, rows)]
+    return "\n".join(lines + _common.tail(report)) + "\n"
+
+
 def main(argv=None):
     parser = _common.parser(__doc__)
     parser.add_argument("--configs", default="skmnist-1,skmnist-2,scikeras-1")
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--resume", action="store_true", help="resumable fits on vs off"
+    )
     argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
+    if args.resume:
+        size = "small" if args.small else "full"
+        cfg = {"size": size, "seed": args.seed, "repeats": args.repeats}
+        cfg["studies"] = RESUME[size]
+        report, t0 = _common.start(__file__, argv)
+        runs = resume_runs(cfg, args.repeats, args.timeout)
+        summary = resume_summary(runs)
+        report.update(config=cfg, summary=summary, runs=runs)
+        report["targets"] = resume_targets(summary, enforced=not args.small)
+        for s in summary.values():
+            if s:
+                s.pop("run")
+        stem = "grid_search_resume" + ("_small" if args.small else "")
+        return _common.finish(report, t0, args.out, stem, resume_markdown)
     names = _common.names(parser, args.configs, CONFIGS, "--configs")
     size = "small" if args.small else "full"
     cfg = {"size": size, **SIZES[size], "seed": args.seed, "repeats": args.repeats}

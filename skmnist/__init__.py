@@ -29,6 +29,7 @@ _LAZY = {
     "plot_confusion_matrix": "._plotting",
     "plot_digits": "._plotting",
     "clear_compiled_networks": "._compiled",
+    "set_resumable_fits": "._resume",
     "load_digit_image": "._images",
     "digit_to_mnist": "._images",
 }
@@ -51,6 +52,7 @@ __all__ = [
     "plot_digits",
     "plot_learning_curves",
     "save_model",
+    "set_resumable_fits",
 ]
 
 

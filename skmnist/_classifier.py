@@ -22,7 +22,7 @@ from sklearn.utils import ClassifierTags, check_random_state
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from . import _compiled, _training
+from . import _compiled, _resume, _training
 from ._fixes import (
     Interval,
     InvalidParameterError,
@@ -347,7 +347,7 @@ class MNISTClassifier(KerasClassifier):
             if not warm:
                 self._initialize(X, classes, seed)
             # As scikeras's: a warm-started fit continues the weights, not history_.
-            self._fit_loop(X, y, sample_weight, seed, self.epochs, initial_epoch=0)
+            self._fit_loop(X, y, sample_weight, seed, self.epochs, 0, continues=warm)
         return self
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):
@@ -389,7 +389,7 @@ class MNISTClassifier(KerasClassifier):
             if not fitted:
                 self._initialize(X, classes, seed)
             epoch = getattr(self, "n_iter_", 0)  # continues history_
-            self._fit_loop(X, y, sample_weight, seed, 1, epoch)
+            self._fit_loop(X, y, sample_weight, seed, 1, epoch, continues=True)
         return self
 
     def initialize(self, X, y):
@@ -535,10 +535,12 @@ class MNISTClassifier(KerasClassifier):
             optimizer.build(model.trainable_variables)
         self.model_ = model
 
-    def _fit_loop(self, X, y, sample_weight, seed, epochs, initial_epoch):
+    def _fit_loop(self, X, y, sample_weight, seed, epochs, initial_epoch, continues):
         """Train ``model_`` for ``epochs`` epochs; ``history_`` and ``n_iter_`` follow.
 
         From ``initial_epoch`` 0 the history starts afresh; later, it goes on.
+        ``continues``: whether the weights are an earlier fit's (``warm_start``,
+        ``partial_fit``), which never resumes a kept end state.
         """
         if sample_weight is None:
             sample_weight = np.ones(len(y), dtype=np.float32)
@@ -561,21 +563,30 @@ class MNISTClassifier(KerasClassifier):
                 monitor="val_loss", patience=self.patience, restore_best_weights=True
             )
             callbacks.append(stopper)
-        with network.session(model, X, y, sample_weight) as session:
-            history = _training.train(
-                session,
-                model,
-                train_rows=train_rows,
-                val_rows=val_rows,
-                epochs=epochs,
-                initial_epoch=initial_epoch,
-                batch_size=self.batch_size,
-                shuffle=self.shuffle,
-                seed=seed,
-                steps_per_execution=self.steps_per_execution,
-                callbacks=callbacks,
-                verbose=self.verbose,
-            )
+        # A fit identical to an earlier one but for fewer epochs starts from its
+        # end state and trains only the rest (skmnist._resume): bit for bit the same.
+        data = (X, y, sample_weight, train_rows, val_rows)
+        key = _resume.fit_key(self, spec, seed, data, continues=continues)
+        history = _resume.resume(key, model, epochs)
+        done = len(history.get("loss", ()))
+        if done < epochs:
+            with network.session(model, X, y, sample_weight) as session:
+                more = _training.train(
+                    session,
+                    model,
+                    train_rows=train_rows,
+                    val_rows=val_rows,
+                    epochs=epochs - done,
+                    initial_epoch=initial_epoch + done,
+                    batch_size=self.batch_size,
+                    shuffle=self.shuffle,
+                    seed=seed,
+                    steps_per_execution=self.steps_per_execution,
+                    callbacks=callbacks,
+                    verbose=self.verbose,
+                )
+            history = _resume.joined(history, more)
+        _resume.store(key, model, history, epochs)
         if initial_epoch == 0 or not hasattr(self, "history_"):
             self.history_ = {}
         for key, values in history.items():

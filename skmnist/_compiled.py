@@ -27,6 +27,7 @@ import dataclasses
 import threading
 from collections import OrderedDict
 
+from . import _resume
 from ._errors import unsupported_backend
 from ._runtime import keras
 
@@ -151,7 +152,9 @@ def clear_compiled_networks():
     ``skmnist._compiled.MAX_COMPILED_NETWORKS`` = 32 programs, least recently
     used first out). This empties that cache, to release its memory. Fitted
     estimators keep working (their weights are their own); the next fit or
-    prediction of each network traces and compiles it again.
+    prediction of each network traces and compiles it again. It also forgets
+    the fits' end states kept to resume longer fits (see
+    :func:`set_resumable_fits`).
 
     Returns
     -------
@@ -168,4 +171,5 @@ def clear_compiled_networks():
     with _CACHE_LOCK:
         n_cleared = len(_CACHE)
         _CACHE.clear()
+    _resume.clear_resumable_fits()
     return n_cleared

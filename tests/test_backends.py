@@ -30,8 +30,10 @@ _JAX_FIT = textwrap.dedent(
     import keras
     import numpy as np
     from skmnist import MNISTClassifier, load_mnist_sample, make_mnist_pipeline
+    from skmnist import set_resumable_fits
 
     assert keras.backend.backend() == "jax", keras.backend.backend()
+    set_resumable_fits(False)  # "again" trains again, not resumed from "pipe"
     X, y = load_mnist_sample(return_X_y=True)
     X_test, y_test = load_mnist_sample(subset="test", return_X_y=True)
     params = dict(hidden_size=64, epochs=5, dropout=0.1, random_state=0)

@@ -107,6 +107,33 @@ def test_grid_search_small_reports_time_memory_and_noise(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.realdata
+def test_grid_search_resume_small_compares_on_and_off(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "grid_search.py"), "--resume", "--small"]
+        + ["--out", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    report = json.loads((tmp_path / "grid_search_resume_small.json").read_text())
+    markdown = (tmp_path / "grid_search_resume_small.md").read_text()
+    assert "| search | wall s | candidates | epochs | fits resumed |" in markdown
+    summary = report["summary"]
+    for name, s in summary.items():
+        assert s["wall_s"] > 0 and s["peak_rss_mb"] > 0, name
+        if name.endswith("-off"):  # nothing looked up
+            assert s["resumed"] == {"hits": 0, "misses": 0}, name
+        elif name != "epochs-longest-on":  # one epochs value: nothing to resume
+            assert s["resumed"]["hits"] > 0, name
+    targets = {t["id"]: t for t in report["targets"]}
+    for same in ("grid_same", "epochs_same", "epochs_same_off", "halving_same"):
+        assert targets[same]["passed"] is True, same
+
+
+@pytest.mark.slow
+@pytest.mark.realdata
 def test_progress_bar_small_times_silent_and_watched_fits(tmp_path):
     _, report, markdown = _run_small("progress_bar.py", tmp_path)
     assert "| pairs | fit s, verbose=0 | fit s, verbose=1 on a terminal |" in markdown

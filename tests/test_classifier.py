@@ -15,7 +15,7 @@ from sklearn.metrics import accuracy_score
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, check_cv
 from sklearn.utils._param_validation import InvalidParameterError
 
-from skmnist import MNISTClassifier
+from skmnist import MNISTClassifier, set_resumable_fits
 
 FAST = dict(hidden_size=16, epochs=3, batch_size=32)
 
@@ -231,7 +231,12 @@ def test_bad_y(blobs):
 def test_int_random_state_is_reproducible_in_process(blobs):
     X, y = blobs
     first = _fit(X, y, random_state=7, dropout=0.1).predict_proba(X)
-    second = _fit(X, y, random_state=7, dropout=0.1).predict_proba(X)
+    # Trained again, not resumed from the first fit's end state.
+    previous = set_resumable_fits(False)
+    try:
+        second = _fit(X, y, random_state=7, dropout=0.1).predict_proba(X)
+    finally:
+        set_resumable_fits(previous)
     third = _fit(X, y, random_state=8, dropout=0.1).predict_proba(X)
     np.testing.assert_array_equal(first, second)
     assert not np.allclose(first, third)
@@ -269,9 +274,13 @@ def test_random_state_instances_give_real_seeds(blobs):
     w2 = _fit(
         X, y, epochs=1, random_state=np.random.RandomState(2)
     ).model_.get_weights()
-    w1_again = _fit(
-        X, y, epochs=1, random_state=np.random.RandomState(1)
-    ).model_.get_weights()
+    set_resumable_fits(False)  # trained again, not resumed from the first
+    try:
+        w1_again = _fit(
+            X, y, epochs=1, random_state=np.random.RandomState(1)
+        ).model_.get_weights()
+    finally:
+        set_resumable_fits(True)
     assert not np.allclose(w1[0], w2[0])
     np.testing.assert_array_equal(w1[0], w1_again[0])
 

@@ -122,7 +122,9 @@ def test_a_reused_network_trains_the_model_a_new_one_does(backend):
         """
         import numpy as np
         from skmnist import MNISTClassifier, clear_compiled_networks
-        from skmnist import load_mnist_sample
+        from skmnist import load_mnist_sample, set_resumable_fits
+
+        set_resumable_fits(False)  # each fit below trains: none resumes another
 
         X, y = load_mnist_sample(return_X_y=True)
         X = X[:500].reshape(500, -1) / 255.0

@@ -282,6 +282,7 @@ def test_cli_page_shows_each_commands_help(html):
     [
         ("run.md", "(b) skmnist pipeline, TensorFlow"),
         ("grid_search.md", "n_jobs"),
+        ("grid_search_resume.md", "fits resumed"),
         ("fit_loop.md", "RSS growth"),
         ("accuracy_seeds.md", "Welch t vs tutorial"),
     ],

@@ -5,11 +5,12 @@
   never go stale:
 
   * ``cli_<command>.txt``: the ``--help`` text of each ``skmnist`` command;
-  * ``benchmarks.inc``, ``benchmarks_grid_search.inc`` and
-    ``benchmarks_fit_loop.inc``, ``benchmarks_serve_load.inc``: the Markdown
-    reports ``benchmarks/results/run.md``, ``grid_search.md``, ``fit_loop.md``
-    and ``serve_load.md`` turned into reST, or a note saying how to produce them
-    when they do not exist.
+  * ``benchmarks.inc``, ``benchmarks_grid_search.inc``,
+    ``benchmarks_grid_search_resume.inc``, ``benchmarks_fit_loop.inc`` and
+    ``benchmarks_serve_load.inc``: the Markdown reports
+    ``benchmarks/results/run.md``, ``grid_search.md``, ``grid_search_resume.md``
+    (``grid_search.py --resume``), ``fit_loop.md`` and ``serve_load.md`` turned
+    into reST, or a note saying how to produce them when they do not exist.
 
 - Which members the API pages show: the methods skmnist defines, plus the few
   inherited ones users call (``get_params``, ``set_params``, ``score``,
@@ -39,6 +40,7 @@ BENCHMARK_RESULTS = ROOT / "benchmarks" / "results"
 BENCHMARK_REPORTS = {
     "run.md": "benchmarks.inc",  # benchmarks/run.py
     "grid_search.md": "benchmarks_grid_search.inc",  # benchmarks/grid_search.py
+    "grid_search_resume.md": "benchmarks_grid_search_resume.inc",  # --resume
     "fit_loop.md": "benchmarks_fit_loop.inc",  # benchmarks/fit_loop.py
     "serve_load.md": "benchmarks_serve_load.inc",  # benchmarks/serve_load.py
     "predict_light.md": "benchmarks_predict_light.inc",  # predict_light.py
