@@ -53,7 +53,8 @@ class MNISTClassifier(KerasClassifier):
     one unit per class, trained with cross-entropy. The defaults are the model of
     the classic Keras MNIST tutorial: 784 -> 512 ReLU -> 512 ReLU -> 10 softmax,
     Adam (learning rate 1e-3), batches of 128, 20 epochs, 10% of the training set
-    held out for validation, which reaches a test accuracy of about 0.982 on MNIST.
+    held out for validation, which reaches a test accuracy of about 0.980 on MNIST
+    (0.9803 over twenty seeds, sd 0.0027; the tutorial's own code 0.9815).
 
     ``MNISTClassifier`` derives from :class:`scikeras.wrappers.KerasClassifier` and
     closes the gaps between scikeras 0.13 and scikit-learn >= 1.6: it is a
