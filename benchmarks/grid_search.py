@@ -408,8 +408,8 @@ def resume_markdown(report):
         f"cv={halving['cv']}, {halving['n_train']:,} images. n_jobs=1; each search in "
         "a fresh process, *on* and *off* one after the other; *fits resumed*: "
         "the fits that started from an earlier fit's end state, of those that "
-        "could (an int random_state). The machine is shared and busy (other "
-        "jobs ran meanwhile): compare the ratios, not the seconds.",
+        "could (an int random_state). Compare the ratios, not the seconds: the "
+        "load average below says how busy the machine was.",
     )
     lines += [_common.table(header, rows)]
     return "\n".join(lines + _common.tail(report)) + "\n"
