@@ -18,10 +18,10 @@ __all__ = [
     "batch_rows",
     "bucket",
     "eval_chunks",
+    "loss_and_hits",
     "padded",
     "padded_data",
     "padded_order",
-    "loss_and_hits",
 ]
 
 

@@ -486,10 +486,7 @@ class MNISTClassifier(KerasClassifier):
         """
         _check_class_weight(self.class_weight, classes)
         weights = _check_sample_weight(sample_weight, len(y))
-        if self.class_weight is None:
-            if weights is None:
-                return X, y, None
-        else:
+        if self.class_weight is not None:
             per_class = np.ones(len(classes))
             if self.class_weight == "balanced":
                 counts = np.bincount(y, minlength=len(classes))
@@ -502,6 +499,8 @@ class MNISTClassifier(KerasClassifier):
             weights = (per_row if weights is None else weights * per_row).astype(
                 np.float32
             )
+        if weights is None:
+            return X, y, None
         keep = weights != 0
         if not keep.any():
             raise ValueError(

@@ -376,6 +376,39 @@ def test_sample_weights_reach_training(blobs):
     assert weighted.history_["val_loss"] != plain.history_["val_loss"]
 
 
+@pytest.mark.parametrize("class_weight", ["balanced", {"a": 3.0, "c": 0.5}])
+def test_class_weight_trains_as_compute_sample_weight_gives_it(blobs, class_weight):
+    from sklearn.utils.class_weight import compute_sample_weight
+
+    X, y = blobs
+    rows = np.flatnonzero((y != "b") | (np.arange(len(y)) % 5 == 0))  # imbalanced
+    X, y = X[rows], y[rows]
+    own = np.where(y == "a", 2.0, 0.5)  # exact in float32 and float64
+    params = dict(FAST, random_state=0, validation_split=0.0)
+    ours = MNISTClassifier(**params, class_weight=class_weight)
+    ours.fit(X, y, sample_weight=own)
+    weights = own * compute_sample_weight(class_weight, y)
+    theirs = MNISTClassifier(**params).fit(X, y, sample_weight=weights)
+    assert ours.history_ == theirs.history_
+    pairs = zip(ours.model_.get_weights(), theirs.model_.get_weights(), strict=True)
+    for a, b in pairs:
+        np.testing.assert_array_equal(a, b)
+
+
+def test_rows_of_zero_weight_are_left_out_of_training_and_validation(blobs):
+    X, y = blobs
+    weights = np.where(np.arange(len(y)) % 4 == 0, 0.0, 1.5)
+    kept = weights > 0
+    params = dict(FAST, random_state=0)
+    with_zeros = MNISTClassifier(**params).fit(X, y, sample_weight=weights)
+    without = MNISTClassifier(**params).fit(X[kept], y[kept], weights[kept])
+    assert with_zeros.history_ == without.history_
+    models = (with_zeros.model_, without.model_)
+    pairs = zip(*(m.get_weights() for m in models), strict=True)
+    for a, b in pairs:
+        np.testing.assert_array_equal(a, b)
+
+
 def test_too_few_samples_for_the_split(blobs):
     X, y = blobs
     few = np.r_[0:5, 50:55, 100:101]  # 5 + 5 + 1 samples: one class has one sample

@@ -188,6 +188,15 @@ def test_negative_sample_weights_through_a_pipeline_with_metadata_routing(blobs)
     assert not recorder.started
 
 
+def test_class_weights_of_zero_for_every_class_present_are_refused(blobs):
+    X, y = blobs
+    recorder = TrainingRecorder()
+    clf = MNISTClassifier(**FAST, class_weight={"a": 0, "b": 0, "c": 0})
+    with pytest.raises(ValueError, match="Every sample has weight 0 once class_weight"):
+        clf.set_params(callbacks=[recorder]).fit(X, y)
+    assert not recorder.started and not hasattr(clf, "model_")
+
+
 def test_callers_weights_are_left_alone(blobs):
     X, y = blobs
     weights = np.linspace(0.5, 1.5, 150)
