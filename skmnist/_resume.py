@@ -21,8 +21,9 @@ stopping (its stopper's state and its restored weights are not an epoch's end
 state), ``verbose`` (a resumed fit would print only the rest), and
 continuations (``warm_start``, ``partial_fit``).
 
-The states are kept least recently used first out within
-:data:`MAX_RESUMABLE_BYTES`; :func:`set_resumable_fits` turns resumption off,
+The states are kept within :data:`MAX_RESUMABLE_BYTES`, least recently used
+first out, superseded ones (a shorter state of a fit that has a longer one)
+before the others; :func:`set_resumable_fits` turns resumption off,
 and it and :func:`skmnist.clear_compiled_networks` forget them.
 """
 
@@ -45,8 +46,11 @@ __all__ = [
 #: Most bytes of end states kept per process. One state is the network's
 #: weights plus Adam's two moments, 12 bytes a parameter: about 8 MB for the
 #: default 784-512-512-10 network, 3.3 MB at 256 units, 1.3 MB at 128, 0.6 MB at
-#: 64. A grid over 4 widths x 3 epochs values x 3 folds keeps 36 states.
-MAX_RESUMABLE_BYTES = 256 * 2**20
+#: 64. A grid over 4 widths x 3 epochs values x 3 folds needs 12 of them at a
+#: time (40 MB): a state that a longer one of the same fit supersedes is the
+#: first to go. A loop of fits that never resume (a new seed each) holds at most
+#: this much.
+MAX_RESUMABLE_BYTES = 64 * 2**20
 
 _STATES = OrderedDict()  # (key, epochs) -> (variable values, history, nbytes)
 _LOCK = threading.Lock()
@@ -69,10 +73,10 @@ def set_resumable_fits(enabled):
     ``RandomState`` that draws the same seed), the same data, the same value of
     every other parameter, no ``callbacks``, no ``early_stopping``, ``verbose=0``,
     and not a ``warm_start`` continuation or ``partial_fit``. The states kept
-    are bounded (least recently used first out, within
-    ``skmnist._resume.MAX_RESUMABLE_BYTES`` = 256 MiB; about 8 MB for a
-    512-unit network, 0.6 MB for 64 units) and forgotten by
-    :func:`clear_compiled_networks`. Resumption is on by default.
+    are bounded (within ``skmnist._resume.MAX_RESUMABLE_BYTES`` = 64 MiB, about
+    8 MB for a 512-unit network, 0.6 MB for 64 units; least recently used first
+    out, states that a longer one of the same fit supersedes before others)
+    and forgotten by :func:`clear_compiled_networks`. Resumption is on by default.
 
     The setting is this process's: the worker processes of ``n_jobs`` keep
     their own states, of the fits each of them ran.
@@ -212,8 +216,20 @@ def store(key, model, history, epochs):
             return
         _STATES.pop((key, epochs), None)
         _STATES[key, epochs] = (values, history, nbytes)
-        while sum(entry[2] for entry in _STATES.values()) > MAX_RESUMABLE_BYTES:
-            _STATES.popitem(last=False)
+        total = sum(entry[2] for entry in _STATES.values())
+        while total > MAX_RESUMABLE_BYTES:
+            total -= _STATES.pop(_victim())[2]
+
+
+def _victim():
+    """The state to forget first: the least recently used of those that a
+    longer state of the same fit supersedes (an ascending grid resumes from the
+    longest), else the least recently used."""
+    longest = {}
+    for key, epochs in _STATES:
+        longest[key] = max(epochs, longest.get(key, epochs))
+    superseded = (entry for entry in _STATES if entry[1] < longest[entry[0]])
+    return next(superseded, next(iter(_STATES)))
 
 
 def joined(history, more):

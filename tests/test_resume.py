@@ -295,6 +295,23 @@ def test_the_memory_bound_holds_over_a_long_loop(data, monkeypatch):
     assert not _resume._STATES  # a state over the whole budget is not kept
 
 
+def test_a_superseded_state_is_forgotten_before_a_live_one(data, monkeypatch):
+    X, y = data[0][:200], data[1][:200]
+    params = dict(hidden_size=8, jit_compile=False)
+    one = MNISTClassifier(**params, epochs=1, random_state=0).fit(X, y)
+    nbytes = sum(v.nbytes for v in _state(one))
+    monkeypatch.setattr(_resume, "MAX_RESUMABLE_BYTES", 3 * nbytes)
+    MNISTClassifier(**params, epochs=1, random_state=1).fit(X, y)
+    MNISTClassifier(**params, epochs=2, random_state=0).fit(X, y)  # supersedes 0's
+    # Over the budget: seed 1's state is the least recently used, seed 0's
+    # 1-epoch state the superseded one, which goes.
+    MNISTClassifier(**params, epochs=1, random_state=2).fit(X, y)
+    assert len(_resume._STATES) == 3
+    hits = _resume.COUNTS["hits"]
+    MNISTClassifier(**params, epochs=2, random_state=1).fit(X, y)
+    assert _resume.COUNTS["hits"] == hits + 1
+
+
 def test_turning_it_off_and_clearing_forget_the_states(data):
     X, y = data
     MNISTClassifier(**TINY, epochs=1).fit(X, y)
