@@ -117,3 +117,8 @@ class GuardedH11Protocol(H11Protocol):
                 self.limit_concurrency,
             )
             oldest.transport.close()
+            # uvicorn answers 503 while len(connections) is at the limit, and
+            # a closed transport stays counted until its connection_lost runs
+            # on a later turn of the loop: without this, the newcomer that
+            # made room could itself be refused, depending on that timing.
+            self.connections.discard(oldest)
