@@ -178,7 +178,7 @@ def measure(cfg):
     scores = [k for k in results if k.endswith("test_score") and "rank" not in k]
     resumed = None
     if library == "skmnist":
-        from skmnist import _resume
+        from skmnist.engine import _resume
 
         resumed = dict(_resume.COUNTS)
     return {

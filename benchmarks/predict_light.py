@@ -17,7 +17,7 @@ alternating:
   ``POST /predict``, and the resident memory once idle after it.
 
 "Full" is the same command with the model loaded by :func:`skmnist.load_model`
-(Keras), as before the light path: ``skmnist._image_model.load_image_model``
+(Keras), as before the light path: ``skmnist.modelfile._image_model.load_image_model``
 called with ``light=False``. The model is the reference network
 (784-512-512-10) trained for one epoch on the packaged sample. Writes
 ``results/predict_light.json`` and ``.md``.
@@ -42,7 +42,7 @@ import numpy as np  # noqa: E402
 # The command line as a child; with "full", its model loaded as before.
 _CLI = (
     "import sys\n"
-    "import skmnist._image_model as m\n"
+    "import skmnist.modelfile._image_model as m\n"
     "if sys.argv[1] == 'full':\n"
     "    load = m.load_image_model\n"
     "    m.load_image_model = lambda p, allow_pickle, light=False: load(\n"

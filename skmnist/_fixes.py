@@ -29,7 +29,7 @@ scikeras
 (scikeras 0.13, pinned to the minor in ``pyproject.toml``) but runs none of its
 fit or predict machinery (``_fit``, ``_initialize``, their hooks, the target and
 feature encoders, ``_validate_sample_weight``): its own ``fit`` reads top-down in
-:mod:`skmnist._classifier`. What still runs of scikeras, and why:
+:mod:`skmnist.estimator._classifier`. What still runs of scikeras, and why:
 
 - ``BaseWrapper.get_params`` / ``set_params``: parameters, with scikeras's routed
   ``prefix__name`` parameters; ``_get_param_names`` is replaced by

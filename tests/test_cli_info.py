@@ -63,7 +63,7 @@ def test_info_starts_no_deep_learning_runtime_nor_sklearn(
     assert done.returncode == 0, done.stderr[-2000:]
     assert "format 2" in done.stdout
     imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()}
-    assert "skmnist._model_file" in imported
+    assert "skmnist.modelfile._reader" in imported
     # Nor scikit-learn, with the SciPy and pandas it loads.
     heavy = ("tensorflow", "keras", "jax", "scikeras", "sklearn", "scipy", "pandas")
     assert not {name for name in imported if name.split(".")[0] in heavy}

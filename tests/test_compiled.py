@@ -102,7 +102,7 @@ def test_clear_compiled_networks_then_fit_again(digits):
 
 
 def test_the_cache_keeps_the_most_recent_networks(digits, monkeypatch):
-    from skmnist import _compiled
+    from skmnist.engine import _compiled
 
     X, y = digits
     monkeypatch.setattr(_compiled, "MAX_COMPILED_NETWORKS", 3)
@@ -280,7 +280,7 @@ def test_grid_search_and_friends_print_nothing(backend):
 @pytest.mark.slow
 def test_a_users_own_log_level_is_respected():
     done = subprocess.run(
-        [sys.executable, "-c", "import skmnist._classifier"],
+        [sys.executable, "-c", "import skmnist.estimator._classifier"],
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "0"},
         capture_output=True,
         text=True,
@@ -303,7 +303,7 @@ def test_other_output_during_the_quiet_start_is_kept():
                     os.write(2, b"user line\\n")
 
         sys.meta_path.insert(0, Talk())
-        import skmnist._classifier
+        import skmnist.estimator._classifier
         assert "TF_CPP_MIN_LOG_LEVEL" not in os.environ  # left as found
         """
     )

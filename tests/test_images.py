@@ -1,4 +1,4 @@
-"""Tests of skmnist._images: pictures of digits -> MNIST's 28 x 28 uint8 images."""
+"""Tests of skmnist.images._photos: pictures of digits -> MNIST's 28 x 28 images."""
 
 import doctest
 import io
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageOps
 
-import skmnist._images
+import skmnist.images._photos
 from skmnist import digit_to_mnist, load_digit_image, load_mnist_sample
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -469,6 +469,6 @@ def test_large_images_of_every_mode(tmp_path, small_seven, mode):
 
 
 def test_docstring_examples_run():
-    result = doctest.testmod(skmnist._images)
+    result = doctest.testmod(skmnist.images._photos)
     assert result.attempted > 0
     assert result.failed == 0

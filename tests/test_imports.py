@@ -30,7 +30,7 @@ def _imports():
 
 def test_no_import_cycle_among_skmnist_modules():
     graph = _imports()
-    assert "skmnist._batches" in graph["skmnist._backend_jax"]
+    assert "skmnist.engine._batches" in graph["skmnist.engine._backend_jax"]
     cycles = []
     for start in graph:
         seen, todo = set(), list(graph[start])
@@ -47,10 +47,14 @@ def test_no_import_cycle_among_skmnist_modules():
 
 def test_only_compiled_imports_the_backends_and_they_import_only_the_leaf():
     graph = _imports()
-    backends = {"skmnist._backend_tensorflow", "skmnist._backend_jax"}
+    backends = {"skmnist.engine._backend_tensorflow", "skmnist.engine._backend_jax"}
     importers = {m for m, targets in graph.items() if targets & backends}
-    assert importers == {"skmnist._compiled"}
-    engine = {"skmnist._compiled", "skmnist._training", "skmnist._classifier"}
+    assert importers == {"skmnist.engine._compiled"}
+    engine = {
+        "skmnist.engine._compiled",
+        "skmnist.engine._training",
+        "skmnist.estimator._classifier",
+    }
     for backend in backends:
         assert not graph[backend] & (engine | backends)
 

@@ -75,5 +75,5 @@ def test_examples_and_doctests_use_public_names_only():
     offenders = {str(p): _private_imports(s) for p, s in sources.items()}
     assert {p: bad for p, bad in offenders.items() if bad} == {}
     # The check itself sees a private import.
-    private = "from skmnist._plotting import plot_digits"
+    private = "from skmnist.report._plotting import plot_digits"
     assert _private_imports(private) == ["_plotting"]

@@ -33,8 +33,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline, make_pipeline
 
-import skmnist._classifier
-import skmnist._model
+import skmnist.engine._build
+import skmnist.estimator._classifier
 from skmnist import (
     FlattenScaler,
     MNISTClassifier,
@@ -895,7 +895,7 @@ def test_resealed_giant_networks_are_refused_without_building_one(
     def no_network(*args, **kwargs):
         raise AssertionError("load_model built a network")
 
-    for module in (skmnist._classifier, skmnist._model):
+    for module in (skmnist.estimator._classifier, skmnist.engine._build):
         monkeypatch.setattr(module, "build_mlp", no_network)
     _load_error(path, f"{name}={value}")
     # The builder patched is the one loading uses.

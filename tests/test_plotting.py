@@ -1,4 +1,4 @@
-"""Tests of skmnist._plotting: the figures' content, not their pixels."""
+"""Tests of skmnist.report._plotting: the figures' content, not their pixels."""
 
 import os
 import subprocess
@@ -11,7 +11,11 @@ import pytest
 from matplotlib.figure import Figure
 from sklearn.metrics import confusion_matrix
 
-from skmnist._plotting import plot_confusion_matrix, plot_digits, plot_learning_curves
+from skmnist.report._plotting import (
+    plot_confusion_matrix,
+    plot_digits,
+    plot_learning_curves,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -264,7 +268,7 @@ def test_matplotlib_only_when_needed_and_agg_without_a_display(tmp_path):
     script = textwrap.dedent(
         """
         import sys
-        import skmnist._plotting as plotting
+        import skmnist.report._plotting as plotting
         assert "matplotlib" not in sys.modules, "matplotlib was imported"
         fig = plotting.plot_digits([[[0, 255]]], [1], [0])
         import matplotlib, matplotlib.pyplot as plt

@@ -196,14 +196,14 @@ def test_unsupported_activation_says_so_and_commands_fall_back(
 ):
     import keras
 
-    import skmnist._predictor
+    import skmnist.modelfile._predictor
 
     X, y, X_test = digits
     # One that this Keras has and the predictor has no NumPy form of; older
     # Keras (3.5) has none of these, so there the predictor is made to lack one.
     kinds = ("sparsemax", "glu", "threshold")
     name = next((n for n in kinds if hasattr(keras.activations, n)), "softsign")
-    monkeypatch.delitem(skmnist._predictor.ACTIVATIONS, name, raising=False)
+    monkeypatch.delitem(skmnist.modelfile._predictor.ACTIVATIONS, name, raising=False)
     pipe = make_mnist_pipeline(hidden_size=16, activation=name, epochs=1)
     path = tmp_path / f"{name}.skmnist"
     save_model(pipe.fit(X, y), path)
@@ -328,7 +328,7 @@ def test_light_path_imports_no_deep_learning_runtime_nor_sklearn(
         command = [*skmnist_command, "predict", str(serve_model_path), file]
         out, imported = _imported_by_command(command, tmp_path)
         assert out.count(file) == lines
-        assert "skmnist._predictor" in imported
+        assert "skmnist.modelfile._predictor" in imported
         assert not {name for name in imported if name.split(".")[0] in _HEAVY}
 
 
@@ -348,7 +348,7 @@ def test_commands_answer_as_before(serve_model_path, tmp_path, capsys):
 
 
 def test_service_describes_the_model_as_before(serve_model_path):
-    from skmnist._image_model import as_image_model
+    from skmnist.modelfile._image_model import as_image_model
     from skmnist.serve._estimator import describe, load_estimator
 
     model, source = load_estimator(serve_model_path)

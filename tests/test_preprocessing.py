@@ -13,7 +13,7 @@ from sklearn.utils import get_tags
 from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-import skmnist._preprocessing
+import skmnist.estimator._scaler
 from skmnist import FlattenScaler, load_digit_image, load_mnist_sample
 
 N = 6
@@ -36,7 +36,7 @@ def test_sklearn_compatible_estimator(estimator, check):
 
 
 def test_docstring_examples_run():
-    result = doctest.testmod(skmnist._preprocessing, raise_on_error=False)
+    result = doctest.testmod(skmnist.estimator._scaler, raise_on_error=False)
     assert result.attempted > 0
     assert result.failed == 0
 

@@ -19,13 +19,12 @@ from sklearn.model_selection import (
 
 from skmnist import (
     MNISTClassifier,
-    _resume,
-    _training,
     clear_compiled_networks,
     load_mnist_sample,
     make_mnist_pipeline,
     set_resumable_fits,
 )
+from skmnist.engine import _resume, _training
 
 TINY = dict(hidden_size=16, batch_size=64, random_state=0)
 
@@ -402,7 +401,7 @@ _JAX_RESUME = textwrap.dedent(
     import keras
     import numpy as np
     from skmnist import MNISTClassifier, load_mnist_sample, set_resumable_fits
-    from skmnist import _resume
+    from skmnist.engine import _resume
 
     assert keras.backend.backend() == "jax", keras.backend.backend()
     X, y = load_mnist_sample(return_X_y=True)

@@ -12,8 +12,12 @@ import os
 import numpy as np
 
 import skmnist
-from skmnist._image_model import NotAnImageModel, as_image_model, load_image_model
 from skmnist._json import plain
+from skmnist.modelfile._image_model import (
+    NotAnImageModel,
+    as_image_model,
+    load_image_model,
+)
 
 
 def load_estimator(model):

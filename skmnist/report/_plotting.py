@@ -14,7 +14,7 @@ without one.
 
 import numpy as np
 
-from ._errors import MissingExtra
+from .._errors import MissingExtra
 
 __all__ = ["plot_confusion_matrix", "plot_digits", "plot_learning_curves"]
 

@@ -6,16 +6,16 @@ pipeline (its :class:`~skmnist.FlattenScaler`, the dense layers, their
 activation and the softmax) in float32 NumPy, through BLAS, and imports no
 TensorFlow, Keras, JAX or scikeras, nor scikit-learn, SciPy or pandas (SciPy's
 ``erf`` only for a model of ``activation="gelu"``): input is validated, and the
-scaler applied, by :mod:`skmnist._pixels`, the NumPy code FlattenScaler uses.
+scaler applied, by :mod:`skmnist.images._pixels`, the NumPy code FlattenScaler uses.
 """
 
 import math
 
 import numpy as np
 
-from ._errors import UserError
-from ._model_file import file_errors, read_model_file, require
-from ._pixels import validate_rows
+from .._errors import UserError
+from ..images._pixels import validate_rows
+from ._reader import file_errors, read_model_file, require
 
 __all__ = ["MNISTPredictor", "load_predictor"]
 

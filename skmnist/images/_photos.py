@@ -21,7 +21,7 @@ import os
 
 import numpy as np
 
-from ._errors import MissingExtra
+from .._errors import MissingExtra
 
 __all__ = ["digit_to_mnist", "load_digit_image"]
 

@@ -15,8 +15,8 @@ import stat
 
 import numpy as np
 
-from ._errors import UserError
-from ._files import file_kind
+from .._errors import UserError
+from .._files import file_kind
 
 __all__ = ["PICKLE_SUFFIXES", "ImageModel", "as_image_model", "is_pickle"]
 
@@ -77,7 +77,7 @@ def check_model_path(path):
 def check_model_source(path, *, allow_pickle):
     """Refuse, before reading, a pickle where none is allowed (whether it exists
     or not), then a path that is not a regular file (see `check_model_path`)."""
-    from ._model_file import ModelFileError
+    from ._reader import ModelFileError
 
     if is_pickle(path) and not allow_pickle:
         raise ModelFileError(
@@ -173,7 +173,7 @@ def as_image_model(estimator, *, name=None, strict=True):
     from sklearn.exceptions import NotFittedError
     from sklearn.utils.validation import check_is_fitted
 
-    from ._classifier import MNISTClassifier
+    from ..estimator._classifier import MNISTClassifier
 
     steps = getattr(estimator, "steps", None)
     final = steps[-1][1] if steps else estimator
@@ -217,8 +217,8 @@ def input_scale(estimator):
     if isinstance(estimator, MNISTPredictor):
         scaler = estimator.scaler_
         return 1.0 if scaler is None else float(scaler.scale_)
-    from ._classifier import MNISTClassifier
-    from ._preprocessing import FlattenScaler
+    from ..estimator._classifier import MNISTClassifier
+    from ..estimator._scaler import FlattenScaler
 
     steps = getattr(estimator, "steps", None)
     if steps and isinstance(steps[0][1], FlattenScaler):

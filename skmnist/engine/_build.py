@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 
-from ._fixes import InvalidParameterError, stable_keras_names
+from .._fixes import InvalidParameterError, stable_keras_names
 from ._runtime import keras
 
 __all__ = ["build_mlp", "check_activation", "logits_model", "make_optimizer"]

@@ -19,9 +19,9 @@ from sklearn.metrics import (
 )
 from sklearn.utils.validation import check_is_fitted
 
-from . import __version__
-from ._errors import UserError
-from ._json import plain
+from .. import __version__
+from .._errors import UserError
+from .._json import plain
 
 __all__ = ["LabelMismatchError", "evaluate_model"]
 
@@ -243,7 +243,7 @@ def check_report_dir(folder):
     """Refuse, before any work, a report folder whose files a report cannot
     replace: one that is a file, or holds a folder, FIFO or device of a report
     file's name (see :func:`skmnist._files.check_write_target`)."""
-    from ._files import UnsafeWriteTarget, check_write_target, file_kind
+    from .._files import UnsafeWriteTarget, check_write_target, file_kind
 
     folder = os.fspath(folder)
     if os.path.exists(folder) and not os.path.isdir(folder):
@@ -307,7 +307,7 @@ def _write_report(folder, metrics, X, y, y_pred, labels, n_digits):
     """Draw the figures, then write them and metrics.json into `folder`."""
     import matplotlib.pyplot as plt
 
-    from ._files import write_atomically
+    from .._files import write_atomically
     from ._plotting import plot_confusion_matrix, plot_digits, plot_learning_curves
 
     files = {"metrics.json": (json.dumps(metrics, indent=2) + "\n").encode()}

@@ -12,9 +12,9 @@ import zipfile
 
 import numpy as np
 
-from ._files import check_write_target, write_atomically
-from ._json import exact
-from ._model_file import (
+from .._files import check_write_target, write_atomically
+from .._json import exact
+from ._reader import (
     ARRAYS,
     ATTRIBUTE,
     DIGITS,
@@ -114,9 +114,9 @@ def _describe(estimator):
     from sklearn.pipeline import Pipeline
     from sklearn.utils.validation import check_is_fitted
 
-    from . import __version__
-    from ._classifier import MNISTClassifier, keras
-    from ._preprocessing import FlattenScaler
+    from .. import __version__
+    from ..estimator._classifier import MNISTClassifier, keras
+    from ..estimator._scaler import FlattenScaler
 
     versions = [("skmnist", __version__), ("keras", keras.__version__)]
     versions += [("scikit-learn", sklearn.__version__), ("numpy", np.__version__)]
@@ -219,7 +219,7 @@ def _restore(model_file):
 
 def _flatten_scaler(scaling):
     """The FlattenScaler of a model file's checked scaler values."""
-    from ._preprocessing import FlattenScaler
+    from ..estimator._scaler import FlattenScaler
 
     scaler = FlattenScaler(**scaling.get_params())
     scaler._validate_params()
@@ -229,7 +229,7 @@ def _flatten_scaler(scaling):
 
 
 def _restore_classifier(model_file):
-    from ._classifier import MNISTClassifier, _check_class_weight, keras
+    from ..estimator._classifier import MNISTClassifier, _check_class_weight, keras
 
     params = dict(model_file.params)
     optimizer = params.get("optimizer")

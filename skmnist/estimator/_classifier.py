@@ -1,8 +1,8 @@
 """MNISTClassifier: the Keras MNIST perceptron as a scikit-learn classifier."""
 
-# Keras (and TensorFlow) start through skmnist._runtime, before another import can
+# Keras (and TensorFlow) start through engine._runtime, before another import can
 # start them with their start-up log lines.
-from ._runtime import keras
+from ..engine._runtime import keras
 
 # isort: split
 
@@ -22,20 +22,20 @@ from sklearn.utils import ClassifierTags, check_random_state
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from . import _compiled, _resume, _training
-from ._fixes import (
+from .._fixes import (
     Interval,
     InvalidParameterError,
     StrOptions,
     get_param_names,
     stable_keras_names,
 )
-from ._model import build_mlp, check_activation, make_optimizer, optimizer_key
+from ..engine import _compiled, _resume, _training
+from ..engine._build import build_mlp, check_activation, make_optimizer, optimizer_key
 
 __all__ = ["MNISTClassifier"]
 
 # XLA saves ~30% of a training epoch on the CPU and costs about a second of
-# compiling, once per network and data size (see skmnist._batches.bucket) in a
+# compiling, once per network and data size (see skmnist.engine._batches.bucket) in a
 # process: a grid search reuses it across folds and epochs settings. Worth it when
 # an epoch pushes at least this many (training rows x network parameters), e.g.
 # 6,000 rows through a 64-unit network: shorter epochs gain too little to repay
@@ -317,7 +317,7 @@ class MNISTClassifier(KerasClassifier):
     # The path of a fit, top-down: fit / partial_fit -> _validate_fit (the data,
     # checked once, into what the engine takes) -> _initialize (the network built,
     # unless training continues) -> _fit_loop (the epochs, through
-    # skmnist._training and a compiled network of skmnist._compiled; the weights
+    # engine._training and a compiled network of engine._compiled; the weights
     # written back into model_). None of scikeras's fit machinery runs: what
     # skmnist uses of scikeras is listed in skmnist._fixes.
 
@@ -564,7 +564,7 @@ class MNISTClassifier(KerasClassifier):
             )
             callbacks.append(stopper)
         # A fit identical to an earlier one but for fewer epochs starts from its
-        # end state and trains only the rest (skmnist._resume): bit for bit the same.
+        # end state and trains only the rest (engine._resume): bit for bit the same.
         data = (X, y, sample_weight, train_rows, val_rows)
         key = _resume.fit_key(self, spec, seed, data, continues=continues)
         history = _resume.resume(key, model, epochs)

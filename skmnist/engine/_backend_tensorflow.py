@@ -1,4 +1,4 @@
-"""Compiled steps on Keras's TensorFlow backend (see :mod:`skmnist._compiled`).
+"""Compiled steps on Keras's TensorFlow backend (see :mod:`skmnist.engine._compiled`).
 
 TensorFlow's Keras optimizers update variables in place (``stateless_apply`` is
 not supported there), so a training program works on a workspace: a network and
@@ -22,7 +22,7 @@ from ._batches import (
     padded_data,
     padded_order,
 )
-from ._model import build_mlp, logits_model
+from ._build import build_mlp, logits_model
 
 __all__ = ["Predictor", "TrainingNetwork"]
 

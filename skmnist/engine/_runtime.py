@@ -15,7 +15,7 @@ import re
 import sys
 import tempfile
 
-from ._errors import BACKENDS, unsupported_backend
+from .._errors import BACKENDS, unsupported_backend
 
 __all__ = ["keras"]
 

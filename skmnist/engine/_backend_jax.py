@@ -1,4 +1,4 @@
-"""Compiled steps on Keras's JAX backend (see :mod:`skmnist._compiled`).
+"""Compiled steps on Keras's JAX backend (see :mod:`skmnist.engine._compiled`).
 
 Every program is a pure function of the weights, the optimizer's state and the
 data (Keras's ``stateless_call`` and ``stateless_apply``), compiled by
@@ -23,7 +23,7 @@ from ._batches import (
     padded_data,
     padded_order,
 )
-from ._model import build_mlp, logits_model
+from ._build import build_mlp, logits_model
 
 __all__ = ["Predictor", "TrainingNetwork"]
 

@@ -3,7 +3,7 @@
 from sklearn.pipeline import Pipeline
 
 from ._classifier import MNISTClassifier
-from ._preprocessing import FlattenScaler
+from ._scaler import FlattenScaler
 
 __all__ = ["make_mnist_pipeline"]
 

@@ -30,8 +30,8 @@ import tempfile
 import time
 import warnings
 
-from . import __version__
-from ._errors import UserError
+from .. import __version__
+from .._errors import UserError
 
 __all__ = ["main"]
 
@@ -118,7 +118,7 @@ def _is_users_to_fix(exc):
     # OSError: a file or folder the user named (its message names it).
     if isinstance(exc, (UserError, OSError)):
         return True
-    from ._fixes import InvalidParameterError
+    from .._fixes import InvalidParameterError
 
     return isinstance(exc, InvalidParameterError)
 
@@ -140,7 +140,7 @@ class _CommandParser(_Parser):
 
     def format_help(self):
         if self.classifier_options:
-            from . import MNISTClassifier
+            from .. import MNISTClassifier
 
             defaults = MNISTClassifier().get_params()
             for action in self.classifier_options:
@@ -299,8 +299,8 @@ def build_parser():
 
 
 def _run_fetch(args):
-    from . import fetch_mnist
-    from .datasets import MNISTFetchError, get_data_home
+    from .. import fetch_mnist
+    from ..datasets import MNISTFetchError, get_data_home
 
     folder = get_data_home(args.data_home)
     options = {"data_home": args.data_home, "mirror": args.mirror}
@@ -323,7 +323,7 @@ def _run_train(args):
         _check_file_can_be_written(args.out)
     if args.report_dir is not None:
         _check_report_dir(args.report_dir)
-    from . import evaluate_model, make_mnist_pipeline
+    from .. import evaluate_model, make_mnist_pipeline
 
     params = {name: getattr(args, name) for name in MODEL_OPTIONS if name in args}
     pipe = make_mnist_pipeline(verbose=args.verbose, **params)
@@ -370,7 +370,7 @@ def _run_evaluate(args):
     import numpy as np
     from sklearn.metrics import classification_report
 
-    from . import evaluate_model
+    from .. import evaluate_model
 
     if args.report_dir is not None:
         _check_report_dir(args.report_dir)
@@ -420,7 +420,7 @@ def _run_predict(args):
     """Answer every input it can; return 1 if any failed."""
     import numpy as np
 
-    from . import load_digit_image
+    from .. import load_digit_image
 
     # The model first: a wrong model fails once, before any image is read.
     model = _load_model(args.model, light=True)
@@ -484,7 +484,7 @@ def _print_error(path, error, *, as_json):
 def _print_json(path, index, classes, proba, top, top_only):
     import json
 
-    from ._json import plain
+    from .._json import plain
 
     # Shortest decimal forms of the model's floats: 0.98, not 0.9800000190734863.
     probability = {c: float(str(proba[c])) for c in top}
@@ -550,10 +550,10 @@ def _port(text):
 
 
 def _run_serve(args):
-    from ._image_model import check_model_source
+    from ..modelfile._image_model import check_model_source
 
     check_model_source(args.model, allow_pickle=False)  # before the extra is needed
-    from .serve import run
+    from ..serve import run
 
     run(
         args.model,
@@ -579,8 +579,8 @@ def _add_info_command(commands):
 
 
 def _run_info(args):
-    from ._image_model import check_model_path, is_pickle
-    from ._model_file import read_model_file
+    from ..modelfile._image_model import check_model_path, is_pickle
+    from ..modelfile._reader import read_model_file
 
     if is_pickle(args.model):
         raise CommandError(
@@ -675,10 +675,10 @@ def _add_model_argument(parser):
 def _load_data(args, subset):
     """MNIST's `subset` split, or the packaged sample's with ``--sample``."""
     if getattr(args, "sample", False):
-        from . import load_mnist_sample
+        from .. import load_mnist_sample
 
         return load_mnist_sample(subset=subset, return_X_y=True)
-    from . import fetch_mnist
+    from .. import fetch_mnist
 
     return fetch_mnist(
         subset=subset, data_home=args.data_home, mirror=args.mirror, return_X_y=True
@@ -686,7 +686,7 @@ def _load_data(args, subset):
 
 
 def _check_file_can_be_written(path):
-    from ._files import check_write_target
+    from .._files import check_write_target
 
     target, _ = check_write_target(path)  # a folder, FIFO or device is refused
     if os.path.exists(target) and not os.access(target, os.W_OK):
@@ -695,8 +695,8 @@ def _check_file_can_be_written(path):
 
 
 def _check_report_dir(folder):
-    from ._evaluation import check_report_dir
-    from ._plotting import _check_matplotlib
+    from ..report._evaluation import check_report_dir
+    from ..report._plotting import _check_matplotlib
 
     # Before the folder is made: a missing matplotlib leaves nothing behind.
     try:
@@ -723,14 +723,14 @@ def _probe(folder, target):
 
 
 def _save(pipe, path):
-    from ._image_model import is_pickle
+    from ..modelfile._image_model import is_pickle
 
     if is_pickle(path):
         import joblib
 
         joblib.dump(pipe, path)
     else:
-        from . import save_model
+        from .. import save_model
 
         save_model(pipe, path)
 
@@ -738,7 +738,7 @@ def _save(pipe, path):
 def _load_model(path, *, light=False):
     """The fitted skmnist model in the file at `path`, taking 0-255 images;
     with `light`, predicting in NumPy where it can (no TensorFlow)."""
-    from ._image_model import load_image_model
+    from ..modelfile._image_model import load_image_model
 
     return load_image_model(path, allow_pickle=True, light=light)
 

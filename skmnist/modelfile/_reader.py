@@ -18,7 +18,7 @@ import zipfile
 
 import numpy as np
 
-from ._errors import UserError
+from .._errors import UserError
 
 __all__ = ["ModelFile", "ModelFileError", "read_model_file"]
 
@@ -216,7 +216,7 @@ def _scaler(spec, classifier_fitted, size):
     No FlattenScaler is made here, so that reading imports no scikit-learn:
     load_model builds one from these values.
     """
-    from ._pixels import FittedScaling
+    from ..images._pixels import FittedScaling
 
     params = _get(spec, "params", dict)
     scale, dtype = params.get("scale", "auto"), params.get("dtype", "float32")

@@ -27,8 +27,8 @@ import dataclasses
 import threading
 from collections import OrderedDict
 
+from .._errors import unsupported_backend
 from . import _resume
-from ._errors import unsupported_backend
 from ._runtime import keras
 
 __all__ = [
@@ -67,7 +67,7 @@ class NetworkSpec:
 
     @classmethod
     def of(cls, model):
-        """The spec of a network that :func:`skmnist._model.build_mlp` built.
+        """The spec of a network that :func:`skmnist.engine._build.build_mlp` built.
 
         Read from the network itself, so that it stays true when an estimator's
         parameters change after its fit (the network keeps its shape until the
@@ -89,7 +89,7 @@ class NetworkSpec:
 
     @property
     def architecture(self):
-        """The layers' parameters, as :func:`skmnist._model.build_mlp` takes them."""
+        """The layers' parameters, as ``engine._build.build_mlp`` takes them."""
         return dict(
             hidden_size=self.hidden_size,
             n_hidden_layers=self.n_hidden_layers,
@@ -149,7 +149,7 @@ def clear_compiled_networks():
 
     skmnist traces and compiles each network once per process and reuses it for
     every fit and prediction of that network (at most
-    ``skmnist._compiled.MAX_COMPILED_NETWORKS`` = 32 programs, least recently
+    ``skmnist.engine._compiled.MAX_COMPILED_NETWORKS`` = 32 programs, least recently
     used first out). This empties that cache, to release its memory. Fitted
     estimators keep working (their weights are their own); the next fit or
     prediction of each network traces and compiles it again. It also forgets

@@ -2,7 +2,7 @@
 
 With an int ``random_state`` a fit is a pure function of its hyperparameters, its
 seed and its data, and epoch ``e``'s batch order depends on the seed and ``e``
-alone (:func:`skmnist._training.train`): the first ``k`` epochs of an
+alone (:func:`skmnist.engine._training.train`): the first ``k`` epochs of an
 ``n``-epoch fit are exactly the ``k``-epoch fit. A grid search over ``epochs``
 (``[5, 10, 20]``) therefore need not train 5 + 10 + 20 epochs per fold and
 width: each fit that completes keeps its end state here (the network's
@@ -73,7 +73,7 @@ def set_resumable_fits(enabled):
     ``RandomState`` that draws the same seed), the same data, the same value of
     every other parameter, no ``callbacks``, no ``early_stopping``, ``verbose=0``,
     and not a ``warm_start`` continuation or ``partial_fit``. The states kept
-    are bounded (within ``skmnist._resume.MAX_RESUMABLE_BYTES`` = 64 MiB, about
+    are bounded (within ``skmnist.engine._resume.MAX_RESUMABLE_BYTES`` = 64 MiB, about
     8 MB for a 512-unit network, 0.6 MB for 64 units; least recently used first
     out, states that a longer one of the same fit supersedes before others)
     and forgotten by :func:`clear_compiled_networks`. Resumption is on by default.
@@ -127,7 +127,7 @@ def fit_key(estimator, spec, seed, arrays, *, continues):
     ----------
     estimator : MNISTClassifier
         The estimator being fitted, with its compiled Keras model (``model_``).
-    spec : skmnist._compiled.NetworkSpec
+    spec : skmnist.engine._compiled.NetworkSpec
         The training network's spec (widths, optimizer kind, batch size, XLA).
     seed : int or None
         The fit's seed, drawn from ``random_state``.

@@ -10,14 +10,14 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from . import _pixels
-from ._fixes import (
+from .._fixes import (
     Interval,
     Options,
     StrOptions,
     check_feature_names_in,
     fit_context,
 )
+from ..images import _pixels
 
 __all__ = ["FlattenScaler"]
 
@@ -276,7 +276,7 @@ class FlattenScaler(TransformerMixin, BaseEstimator):
 
         The returned array keeps the input's numeric dtype (``uint8`` stays
         ``uint8``), so that the range check and the later conversion are cheap.
-        The layout and pixel checks are those of :mod:`skmnist._pixels`, which
+        The layout and pixel checks are those of :mod:`skmnist.images._pixels`, which
         the NumPy predictor shares.
         """
         name = type(self).__name__

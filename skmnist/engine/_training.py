@@ -5,7 +5,7 @@ import warnings
 
 import numpy as np
 
-from ._errors import UserError
+from .._errors import UserError
 from ._progress import ProgressBar, is_live, steps_per_call
 from ._runtime import keras
 

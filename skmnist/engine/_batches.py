@@ -7,7 +7,7 @@ nothing here imports either, so imports flow one way.
 
 import numpy as np
 
-from ._model import build_mlp
+from ._build import build_mlp
 from ._runtime import keras
 
 ops = keras.ops

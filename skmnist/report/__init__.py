@@ -1,0 +1,2 @@
+"""Scores and figures: evaluate_model and the plots.
+"""
