@@ -49,7 +49,8 @@ def _refused_before_training(make_call, error, match):
     [
         (
             dict(activation="relux"),
-            r"activation='relux' is not a Keras activation; expected a name such as",
+            r"activation='relux' is not an activation that skmnist trains and "
+            r"predicts with .*; expected one of 'linear', 'relu',",
         ),
         (dict(optimizer="adamm"), r"optimizer='adamm' is not a Keras optimizer name"),
         (dict(optimizer=7), r"The 'optimizer' parameter of MNISTClassifier must be"),

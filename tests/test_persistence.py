@@ -26,7 +26,7 @@ import keras
 import numpy as np
 import pandas as pd
 import pytest
-from numpy.testing import assert_array_equal
+from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
@@ -384,6 +384,58 @@ def test_network_without_hidden_layers_round_trips(str_data, tmp_path):
     X, y = str_data
     clf = _fit(X, y, n_hidden_layers=0)
     _assert_same_classifier(_save_load(clf, tmp_path), clf, X)
+
+
+# -- the fitted network is what is saved, whatever was set after fit -----------------
+
+
+@pytest.mark.parametrize(
+    "fit_params, name, value",
+    [
+        (dict(dropout=0.2), "hidden_size", 32),
+        (dict(dropout=0.2), "n_hidden_layers", 1),
+        (dict(dropout=0.2), "n_hidden_layers", 3),
+        (dict(dropout=0.2), "activation", "tanh"),
+        (dict(dropout=0.2), "dropout", 0.0),
+        (dict(dropout=0.0), "dropout", 0.3),
+        (dict(n_hidden_layers=0), "n_hidden_layers", 2),
+    ],
+)
+def test_a_parameter_set_after_fit_saves_the_fitted_network(
+    digits, tmp_path, fit_params, name, value
+):
+    from skmnist import load_predictor
+
+    X, y, X_test, _ = digits
+    params = dict(hidden_size=8, epochs=1, random_state=0, **fit_params)
+    pipe = make_mnist_pipeline(**params).fit(X[:200], y[:200])
+    before = pipe.predict_proba(X_test)
+    fitted_value = pipe[-1].get_params()[name]
+    pipe.set_params(**{f"mlp__{name}": value})
+    path = tmp_path / "model.skmnist"
+    match = f"saves the fitted network, of {name}={fitted_value!r}, not .*{value!r}"
+    with pytest.warns(UserWarning, match=match):
+        save_model(pipe, path)
+    full, light = load_model(path), load_predictor(path)
+    for loaded, saved_params in (
+        (full, full[-1].get_params()),
+        (light, light.get_params()),
+    ):
+        assert_allclose(loaded.predict_proba(X_test), before, rtol=0, atol=1e-5)
+        assert saved_params[name] == fitted_value
+    assert pipe[-1].get_params()[name] == value  # the estimator is left as it is
+
+
+def test_an_activation_keras_calls_by_another_name_round_trips_as_given(
+    str_data, tmp_path
+):
+    X, _ = str_data
+    clf = _fit(*str_data, activation="swish")  # Keras's layer says "silu"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        loaded = _save_load(clf, tmp_path)
+    assert loaded.activation == "swish"
+    _assert_same_classifier(loaded, clf, X)
 
 
 def test_best_estimator_of_a_grid_search_round_trips(digits, tmp_path):
@@ -1013,6 +1065,15 @@ def _pop(*keys):
 
 def _encode_names(names):
     return {"array": names, "dtype": "<i8", "shape": [len(names)]}
+
+
+@pytest.mark.parametrize("activation", ["glu", "threshold", "relux"])
+def test_activations_skmnist_does_not_compute_are_refused_by_both_loaders(
+    saved, tmp_path, activation
+):
+    edit = _set("classifier", "params", "activation", activation)
+    path = _write(tmp_path, _resealed(saved[1], edit))
+    _refused_by_both_loaders(path, f"activation='{activation}' is not an activation")
 
 
 def test_resealed_files_with_nan_weights_or_state_are_refused(saved, tmp_path):

@@ -22,14 +22,6 @@ from skmnist import (
 )
 from skmnist.cli import main
 
-# Every activation of Keras that has a closed form (keras/src/activations).
-ACTIVATIONS = [
-    "linear", "relu", "relu6", "leaky_relu", "elu", "selu", "celu", "gelu", "silu",
-    "swish", "sigmoid", "hard_sigmoid", "hard_silu", "hard_swish", "sparse_sigmoid",
-    "tanh", "tanh_shrink", "hard_tanh", "softplus", "softsign", "squareplus",
-    "sparse_plus", "soft_shrink", "hard_shrink", "exponential", "mish",
-    "log_sigmoid", "softmax", "log_softmax",
-]  # fmt: skip
 SMALL = dict(hidden_size=16, epochs=2, batch_size=32, learning_rate=0.01)
 
 
@@ -174,43 +166,12 @@ def test_chunks_do_not_change_the_answers(digits, tmp_path):
     assert_allclose(first, light.predict_proba(many)[:3], rtol=0, atol=1e-6)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("activation", ACTIVATIONS)
-def test_every_closed_form_activation(activation, tmp_path):
-    X, y = _blobs(["a", "b", "c"])
-    clf = MNISTClassifier(**SMALL, activation=activation, dropout=0.2, random_state=0)
-    full, light = _both(clf.fit(X, y), tmp_path)
-    _assert_same_predictions(full, light, X)
-
-
 @pytest.mark.parametrize("activation", ["relu", "gelu", "selu"])
 def test_activations_quick(activation, tmp_path):
     X, y = _blobs([0, 1, 2])
     clf = MNISTClassifier(**SMALL, activation=activation, random_state=0)
     full, light = _both(clf.fit(X, y), tmp_path)
     _assert_same_predictions(full, light, X)
-
-
-def test_unsupported_activation_says_so_and_commands_fall_back(
-    digits, tmp_path, monkeypatch
-):
-    import keras
-
-    import skmnist.modelfile._predictor
-
-    X, y, X_test = digits
-    # One that this Keras has and the predictor has no NumPy form of; older
-    # Keras (3.5) has none of these, so there the predictor is made to lack one.
-    kinds = ("sparsemax", "glu", "threshold")
-    name = next((n for n in kinds if hasattr(keras.activations, n)), "softsign")
-    monkeypatch.delitem(skmnist.modelfile._predictor.ACTIVATIONS, name, raising=False)
-    pipe = make_mnist_pipeline(hidden_size=16, activation=name, epochs=1)
-    path = tmp_path / f"{name}.skmnist"
-    save_model(pipe.fit(X, y), path)
-    with pytest.raises(ValueError, match=f"activation='{name}'.*skmnist.load_model"):
-        load_predictor(path)
-    np.save(tmp_path / "digits.npy", X_test[:5])
-    assert main(["predict", str(path), str(tmp_path / "digits.npy")]) == 0
 
 
 def test_a_predictor_cannot_be_fitted_but_reads_as_a_model(digits, tmp_path):

@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..network import state_parts
 from ._batches import (
     EVAL_CHUNK,
     ForwardPass,
@@ -23,7 +24,7 @@ from ._batches import (
     padded_data,
     padded_order,
 )
-from ._build import build_mlp, logits_model
+from ._build import build, logits_model
 
 __all__ = ["Predictor", "TrainingNetwork"]
 
@@ -76,9 +77,7 @@ class TrainingNetwork:
         self.spec = spec
         # Seeded: its initial values are overwritten by each fit's or prediction's
         # own, and an unseeded build would draw from Python's global random.
-        self._model = build_mlp(
-            spec.n_features, spec.n_classes, seed=0, **spec.architecture
-        )
+        self._model = build(spec.network, seed=0)
         self._logits = logits_model(self._model)
         self._optimizer = make_optimizer()
         self._optimizer.build(self._model.trainable_variables)
@@ -150,21 +149,11 @@ class _Session:
     def load_from(self, model):
         # Copies: the training program consumes (donates) its state's buffers.
         self._state = tuple(
-            [jnp.array(v.value) for v in variables]
-            for variables in (
-                model.trainable_variables,
-                model.non_trainable_variables,
-                model.optimizer.variables,
-            )
+            [jnp.array(v.value) for v in variables] for variables in state_parts(model)
         )
 
     def save_to(self, model):
-        variables = (
-            model.trainable_variables,
-            model.non_trainable_variables,
-            model.optimizer.variables,
-        )
-        for targets, values in zip(variables, self._state, strict=True):
+        for targets, values in zip(state_parts(model), self._state, strict=True):
             for target, value in zip(targets, values, strict=True):
                 target.assign(jnp.array(value))
 

@@ -13,6 +13,7 @@ import threading
 import numpy as np
 import tensorflow as tf
 
+from ..network import state
 from ._batches import (
     EVAL_CHUNK,
     ForwardPass,
@@ -22,7 +23,7 @@ from ._batches import (
     padded_data,
     padded_order,
 )
-from ._build import build_mlp, logits_model
+from ._build import build, logits_model
 
 __all__ = ["Predictor", "TrainingNetwork"]
 
@@ -45,11 +46,6 @@ def _concrete(function, signature, jit_compile):
     return traced.get_concrete_function()
 
 
-def _state(model, optimizer):
-    """A network's variables and its optimizer's, in a fixed order."""
-    return model.variables + optimizer.variables
-
-
 class Predictor(ForwardPass):
     """Class probabilities of any weights of one architecture, traced once."""
 
@@ -58,7 +54,7 @@ class Predictor(ForwardPass):
         signature = [
             _specs(self._model.trainable_variables),
             _specs(self._model.non_trainable_variables),
-            tf.TensorSpec([None, spec.n_features], tf.float32),
+            tf.TensorSpec([None, spec.network.n_features], tf.float32),
         ]
         self._forward = _concrete(self.forward, signature, jit_compile=False)
 
@@ -97,15 +93,13 @@ class _Workspace:
     def __init__(self, spec, make_optimizer):
         # Seeded: its initial values are overwritten by each fit's or prediction's
         # own, and an unseeded build would draw from Python's global random.
-        self.model = build_mlp(
-            spec.n_features, spec.n_classes, seed=0, **spec.architecture
-        )
+        self.model = build(spec.network, seed=0)
         self.optimizer = make_optimizer()
         self.optimizer.build(self.model.trainable_variables)
         self._logits = logits_model(self.model)
         self._batch_size = spec.batch_size
         data = [
-            tf.TensorSpec([None, spec.n_features], tf.float32),
+            tf.TensorSpec([None, spec.network.n_features], tf.float32),
             tf.TensorSpec([None], tf.int32),
             tf.TensorSpec([None], tf.float32),
         ]
@@ -172,14 +166,14 @@ class _Session:
         self.load_from(model)
 
     def load_from(self, model):
-        into = _state(self._ws.model, self._ws.optimizer)
-        for target, source in zip(into, _state(model, model.optimizer), strict=True):
+        into = state(self._ws.model, self._ws.optimizer)
+        for target, source in zip(into, state(model), strict=True):
             target.assign(source)
 
     def save_to(self, model):
-        ws, into = self._ws, _state(model, model.optimizer)
-        for target, source in zip(into, _state(ws.model, ws.optimizer), strict=True):
-            target.assign(source)
+        source = state(self._ws.model, self._ws.optimizer)
+        for target, value in zip(state(model), source, strict=True):
+            target.assign(value)
 
     def train(self, order, start, stop, totals):
         sums = self._ws.train(

@@ -7,7 +7,8 @@ nothing here imports either, so imports flow one way.
 
 import numpy as np
 
-from ._build import build_mlp
+from ..network import state_parts
+from ._build import build
 from ._runtime import keras
 
 ops = keras.ops
@@ -31,9 +32,7 @@ class ForwardPass:
     def __init__(self, spec):
         # Seeded: its initial values are overwritten by each fit's or prediction's
         # own, and an unseeded build would draw from Python's global random.
-        self._model = build_mlp(
-            spec.n_features, spec.n_classes, seed=0, **spec.architecture
-        )
+        self._model = build(spec.network, seed=0)
 
     def forward(self, trainable, non_trainable, x):
         proba, _ = self._model.stateless_call(trainable, non_trainable, x)
@@ -41,11 +40,9 @@ class ForwardPass:
 
     @staticmethod
     def weights(model):
-        """``model``'s trainable and non-trainable values, as backend tensors."""
-        return (
-            [v.value for v in model.trainable_variables],
-            [v.value for v in model.non_trainable_variables],
-        )
+        """``model``'s weights and other variables, as backend tensors."""
+        weights, others, _ = state_parts(model)
+        return [v.value for v in weights], [v.value for v in others]
 
 
 def batch_rows(order, i, batch_size, n_rows):

@@ -28,7 +28,9 @@ import threading
 from collections import OrderedDict
 
 from .._errors import unsupported_backend
+from ..network import Network
 from . import _resume
+from ._build import network_of
 from ._runtime import keras
 
 __all__ = [
@@ -51,51 +53,21 @@ _CACHE_LOCK = threading.Lock()
 
 @dataclasses.dataclass(frozen=True)
 class NetworkSpec:
-    """Everything that changes a network's compiled computation."""
+    """Everything that changes a network's compiled computation: the network
+    (:class:`skmnist.network.Network`) and, for training programs only (None for
+    prediction), the optimizer's compiled-in configuration, the batch size and
+    whether XLA compiles the steps."""
 
-    n_features: int
-    n_classes: int
-    hidden_size: int
-    n_hidden_layers: int
-    activation: str
-    dropout: float
-    # For training programs only (None for prediction): the optimizer's compiled-in
-    # configuration, the batch size and whether XLA compiles the steps.
+    network: Network
     optimizer: tuple = None
     batch_size: int = None
     jit_compile: bool = False
 
     @classmethod
     def of(cls, model):
-        """The spec of a network that :func:`skmnist.engine._build.build_mlp` built.
-
-        Read from the network itself, so that it stays true when an estimator's
-        parameters change after its fit (the network keeps its shape until the
-        next fit).
-        """
-        hidden = [layer for layer in model.layers if layer.name.startswith("hidden_")]
-        dropout = [
-            layer.rate for layer in model.layers if layer.name.startswith("dropout_")
-        ]
-        return cls(
-            n_features=int(model.input_shape[-1]),
-            n_classes=int(model.get_layer("logits").units),
-            # Without hidden layers their width and activation change nothing.
-            hidden_size=int(hidden[0].units) if hidden else 0,
-            n_hidden_layers=len(hidden),
-            activation=hidden[0].get_config()["activation"] if hidden else "linear",
-            dropout=float(dropout[0]) if dropout else 0.0,
-        )
-
-    @property
-    def architecture(self):
-        """The layers' parameters, as ``engine._build.build_mlp`` takes them."""
-        return dict(
-            hidden_size=self.hidden_size,
-            n_hidden_layers=self.n_hidden_layers,
-            activation=self.activation,
-            dropout=self.dropout,
-        )
+        """The spec of a network that :func:`skmnist.engine._build.build` built,
+        read from the network itself (:func:`skmnist.engine._build.network_of`)."""
+        return cls(network_of(model))
 
     def for_prediction(self):
         return dataclasses.replace(

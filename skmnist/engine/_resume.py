@@ -33,6 +33,8 @@ from collections import OrderedDict
 
 import numpy as np
 
+from ..network import state
+
 __all__ = [
     "MAX_RESUMABLE_BYTES",
     "clear_resumable_fits",
@@ -171,11 +173,6 @@ def fit_key(estimator, spec, seed, arrays, *, continues):
     return digest.hexdigest()
 
 
-def _variables(model):
-    # The seed generators' states (dropout) are among the model's variables.
-    return model.variables + model.optimizer.variables
-
-
 def resume(key, model, epochs):
     """Load into ``model`` the kept state of ``key`` with the most epochs <= ``epochs``.
 
@@ -196,7 +193,7 @@ def resume(key, model, epochs):
     if entry is None:
         return {}
     values, history, _ = entry
-    for variable, value in zip(_variables(model), values, strict=True):
+    for variable, value in zip(state(model), values, strict=True):
         variable.assign(value)
     return {name: list(values) for name, values in history.items()}
 
@@ -208,7 +205,7 @@ def store(key, model, history, epochs):
     """
     if key is None or len(history.get("loss", ())) != epochs:
         return
-    values = [np.array(v.numpy(), copy=True) for v in _variables(model)]
+    values = [np.array(v.numpy(), copy=True) for v in state(model)]
     history = {name: list(values) for name, values in history.items()}
     nbytes = sum(value.nbytes for value in values)
     with _LOCK:

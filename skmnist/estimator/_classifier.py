@@ -31,6 +31,7 @@ from .._fixes import (
 )
 from ..engine import _compiled, _resume, _training
 from ..engine._build import build_mlp, check_activation, make_optimizer, optimizer_key
+from ..network import state as network_state
 
 __all__ = ["MNISTClassifier"]
 
@@ -604,15 +605,14 @@ class MNISTClassifier(KerasClassifier):
         model = saved.get("model_") if reuses_model else None
         state = None
         if model is not None:
-            state = [v.numpy() for v in model.variables + model.optimizer.variables]
+            state = [v.numpy() for v in network_state(model)]
         try:
             yield
         except BaseException:
             vars(self).clear()
             vars(self).update(saved)
             if state is not None:
-                variables = model.variables + model.optimizer.variables
-                for variable, value in zip(variables, state, strict=True):
+                for variable, value in zip(network_state(model), state, strict=True):
                     variable.assign(value)
             raise
 

@@ -7,6 +7,7 @@ network's weights as NumPy arrays (the layout: docs/user_guide/persistence.rst).
 import hashlib
 import io
 import json
+import numbers
 import warnings
 import zipfile
 
@@ -14,6 +15,7 @@ import numpy as np
 
 from .._files import check_write_target, write_atomically
 from .._json import exact
+from ..network import Network, state, state_parts
 from ._reader import (
     ARRAYS,
     ATTRIBUTE,
@@ -27,7 +29,7 @@ from ._reader import (
     file_errors,
     read_model_file,
     require,
-    weight_shapes,
+    state_key,
 )
 
 __all__ = ["ModelFileError", "load_model", "save_model"]
@@ -115,6 +117,7 @@ def _describe(estimator):
     from sklearn.utils.validation import check_is_fitted
 
     from .. import __version__
+    from ..engine._build import network_of
     from ..estimator._classifier import MNISTClassifier, keras
     from ..estimator._scaler import FlattenScaler
 
@@ -144,7 +147,8 @@ def _describe(estimator):
             "joblib.dump for others, and load their files only from trusted sources."
         )
     check_is_fitted(clf)
-    params = clf.get_params()
+    network = network_of(clf.model_)
+    params = _as_fitted(clf.get_params(), network)
     _drop(params, "callbacks", "they are code, and act only during fit")
     if isinstance(params["random_state"], np.random.RandomState):
         _drop(params, "random_state", "a RandomState is a random stream, not data")
@@ -164,12 +168,33 @@ def _describe(estimator):
         params["class_weight"] = [list(item) for item in params["class_weight"].items()]
     fitted = {n: _encode(getattr(clf, n)) for n in FITTED if hasattr(clf, n)}
     manifest["classifier"] = {"params": params, "fitted": fitted}
-    model = clf.model_
-    names = weight_shapes(1, 1, 1, clf.n_hidden_layers)
-    variables = dict(zip(names, model.trainable_variables, strict=True))
-    state = model.non_trainable_variables + model.optimizer.variables
-    variables.update({f"state/{i}": v for i, v in enumerate(state)})
+    weights, others, optimizer = state_parts(clf.model_)
+    variables = dict(zip(network.weight_shapes(), weights, strict=True))
+    variables.update({state_key(i): v for i, v in enumerate(others + optimizer)})
     return manifest, variables
+
+
+def _as_fitted(params, network):
+    """``params`` with the architecture of the fitted ``network`` (a parameter
+    set after fit takes effect at the next fit), a warning for each changed."""
+    from ..engine._build import keras_activation_name
+
+    for name, value in network.determined().items():
+        current = params[name]
+        if name == "activation":  # Keras's name: "swish" is "silu"
+            same = keras_activation_name(current) == value
+        else:
+            same = isinstance(current, numbers.Real) and current == value
+        if not same:
+            message = (
+                f"save_model saves the fitted network, of {name}={value!r}, not the "
+                f"estimator's {name}={current!r:.50}, which was set after fit and "
+                "takes effect at its next fit. Fit it again before saving to save "
+                f"a network of {name}={current!r:.50}."
+            )
+            warnings.warn(message, UserWarning, stacklevel=4)  # save_model's caller
+            params[name] = value
+    return params
 
 
 def _drop(params, name, why):
@@ -247,7 +272,8 @@ def _restore_classifier(model_file):
     classes = fitted["classes_"]
     _check_class_weight(clf.class_weight, classes)  # as fit checks it
     # Every parameter that sizes the network, against the arrays' headers.
-    weights = model_file.weights(clf.hidden_size, clf.n_hidden_layers)
+    architecture = {name: getattr(clf, name) for name in Network.PARAMETERS}
+    weights = model_file.weights(model_file.network(**architecture))
 
     # The initial weights are overwritten: seeded, they draw from no global state.
     X = np.zeros((len(classes), fitted["n_features_in_"]), dtype=np.float32)
@@ -255,13 +281,12 @@ def _restore_classifier(model_file):
     clf.set_params(random_state=params.get("random_state"))
     ok = clf.classes_.dtype == classes.dtype and np.array_equal(clf.classes_, classes)
     require(ok, f"its classes {classes.tolist()!r:.100} are not sorted and unique")
-    model = clf.model_
-    state = model.non_trainable_variables + model.optimizer.variables
+    variables = state(clf.model_)
     n_arrays = len(model_file.arrays)
-    ok = n_arrays == len(model.trainable_variables) + len(state)
+    ok = n_arrays == len(variables)
     require(ok, f"its {n_arrays} arrays do not fit its optimizer")
     arrays = weights + model_file.state()
-    for variable, array in zip(model.trainable_variables + state, arrays, strict=True):
+    for variable, array in zip(variables, arrays, strict=True):
         ok = array.shape == tuple(variable.shape)
         require(ok, f"its array of shape {array.shape} does not fit {variable.path}")
         variable.assign(array.astype(variable.dtype, copy=False))

@@ -19,6 +19,7 @@ import zipfile
 import numpy as np
 
 from .._errors import UserError
+from ..network import Network
 
 __all__ = ["ModelFile", "ModelFileError", "read_model_file"]
 
@@ -81,31 +82,48 @@ class ModelFile:
         self.path, self.size, self.manifest = path, size, manifest
         vars(self).update(parts)  # kind, params, fitted, pipeline, scaler, arrays
 
-    def weights(self, hidden_size, n_hidden_layers):
-        """The kernels and biases, in build_mlp's order, checked against the
-        parameters that size the network (raises ValueError).
+    def network(self, **architecture):
+        """The :class:`~skmnist.network.Network` of ``architecture`` (its
+        :attr:`~skmnist.network.Network.PARAMETERS`, checked by the caller) and
+        of the fitted widths."""
+        n_features = self.fitted["n_features_in_"]
+        return Network(n_features, len(self.fitted["classes_"]), **architecture)
+
+    def weights(self, network):
+        """The kernels and biases of ``network`` (a :class:`~skmnist.network.Network`,
+        see :meth:`network`), in its order, checked against its shapes (raises
+        ValueError).
 
         Call it within :func:`file_errors`.
         """
-        n_features = self.fitted["n_features_in_"]
-        n_classes = len(self.fitted["classes_"])
-        found = [(k, v.shape) for k, v in self.arrays.items() if "state/" not in k]
+        found = [(k, v.shape) for k, v in self.arrays.items() if not _is_state(k)]
         expected = {}  # not made for a count of layers that the weights do not have
-        if len(found) == 2 * (n_hidden_layers + 1):
-            widths = (n_features, n_classes, hidden_size, n_hidden_layers)
-            expected = weight_shapes(*widths)
+        if len(found) == 2 * (network.n_hidden_layers + 1):
+            expected = network.weight_shapes()
         require(
             list(expected.items()) == found,
             f"its weights, of shapes {[s for _, s in found]!r:.200}, are not those "
-            f"of n_features_in_={n_features}, {n_classes} classes, hidden_size="
-            f"{hidden_size} and n_hidden_layers={n_hidden_layers}",
+            f"of n_features_in_={network.n_features}, {network.n_classes} classes, "
+            f"hidden_size={network.hidden_size} and n_hidden_layers="
+            f"{network.n_hidden_layers}",
         )
         return [self.arrays[key] for key in expected]
 
     def state(self):
-        """The non-trainable and optimizer state: arrays "state/0", "state/1"..."""
-        n = sum(key.startswith("state/") for key in self.arrays)
-        return [self.arrays[f"state/{i}"] for i in range(n)]
+        """The rest of the network's state after its weights, in its order (see
+        :func:`skmnist.network.state_parts`): arrays "state/0", "state/1", ..."""
+        n = sum(_is_state(key) for key in self.arrays)
+        return [self.arrays[state_key(i)] for i in range(n)]
+
+
+def state_key(i):
+    """The key of the array of the ``i``-th variable of a network's state after
+    its weights."""
+    return f"state/{i}"
+
+
+def _is_state(key):
+    return key.startswith("state/")
 
 
 @contextlib.contextmanager
@@ -292,16 +310,6 @@ def _arrays(blob):
             ok = dtype.kind != "f" or bool(np.isfinite(arrays[key]).all())
             require(ok, f"its array {key!r:.50} holds NaN or infinite values")
     return arrays
-
-
-def weight_shapes(n_features, n_classes, hidden_size, n_hidden_layers):
-    """{name: shape} of the kernels and biases that build_mlp makes, in its order."""
-    widths = [n_features] + [hidden_size] * n_hidden_layers + [n_classes]
-    names = [f"hidden_{i}" for i in range(1, n_hidden_layers + 1)] + ["logits"]
-    shapes = {}
-    for name, n_in, n_out in zip(names, widths[:-1], widths[1:], strict=True):
-        shapes.update({f"{name}/kernel": (n_in, n_out), f"{name}/bias": (n_out,)})
-    return shapes
 
 
 def check_seal(data):
