@@ -9,8 +9,6 @@ TensorFlow, Keras, JAX or scikeras, nor scikit-learn, SciPy or pandas (SciPy's
 scaler applied, by :mod:`skmnist.images._pixels`, the NumPy code FlattenScaler uses.
 """
 
-import numbers
-
 import numpy as np
 
 from ..images._pixels import validate_rows
@@ -126,15 +124,14 @@ class MNISTPredictor:
             value = params.get(name)
             ok = type(value) is int and value >= low
             require(ok, f"its '{name}' parameter {value!r:.20} is not an int >= {low}")
-        activation, dropout = params.get("activation"), params.get("dropout")
+        activation = params.get("activation")
         require(
             isinstance(activation, str) and activation in ACTIVATIONS,
             f"its activation={activation!r:.50} is not an activation that skmnist "
             f"computes; expected one of {', '.join(map(repr, ACTIVATIONS))}",
         )
-        ok = isinstance(dropout, numbers.Real) and 0 <= dropout < 1
-        require(ok, f"its 'dropout' parameter {dropout!r:.20} is not in [0, 1)")
-        architecture = {name: params[name] for name in Network.PARAMETERS}
+        # Dropout changes no prediction: load_model checks it as fit does.
+        architecture = {name: params.get(name) for name in Network.PARAMETERS}
         self = cls.__new__(cls)
         self._network = model_file.network(**architecture)
         weights = model_file.weights(self._network)
