@@ -52,6 +52,7 @@ def test_only_compiled_imports_the_backends_and_they_import_only_the_leaf():
     assert importers == {"skmnist.engine._compiled"}
     engine = {
         "skmnist.engine._compiled",
+        "skmnist.engine._loop",
         "skmnist.engine._training",
         "skmnist.estimator._classifier",
     }
