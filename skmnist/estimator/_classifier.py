@@ -8,7 +8,6 @@ from ..engine._runtime import keras
 
 import contextlib
 import numbers
-import sys
 import warnings
 from numbers import Integral, Real
 
@@ -23,6 +22,7 @@ from .._fixes import (
     Interval,
     InvalidParameterError,
     StrOptions,
+    caller_stacklevel,
     get_param_names,
     stable_keras_names,
 )
@@ -580,7 +580,7 @@ class MNISTClassifier(KerasClassifier):
                 "(skmnist.FlattenScaler does), or standardize features "
                 "(StandardScaler).",
                 UserWarning,
-                stacklevel=_caller_stacklevel(),
+                stacklevel=caller_stacklevel(),
             )
 
     # -- prediction ----------------------------------------------------------------
@@ -653,20 +653,6 @@ def _draw_seed(random_state):
         return int(random_state)
     rng = check_random_state(random_state)
     return int(rng.randint(np.iinfo(np.int32).max))
-
-
-def _caller_stacklevel():
-    """The warnings stacklevel of the nearest frame outside the libraries.
-
-    So that a warning raised deep in a fit (through scikeras, maybe a Pipeline)
-    points at the user's own line.
-    """
-    frame, level = sys._getframe(1), 1
-    while frame is not None and frame.f_globals.get("__name__", "").partition(".")[
-        0
-    ] in ("skmnist", "scikeras", "sklearn"):
-        frame, level = frame.f_back, level + 1
-    return level
 
 
 def _check_class_weight(class_weight, classes):
