@@ -31,6 +31,7 @@ from .._fixes import (
 )
 from ..engine import _compiled, _resume, _training
 from ..engine._build import build_mlp, check_activation, make_optimizer, optimizer_key
+from ..export._skl2onnx import ONNXConvertible
 from ._defaults import DEFAULTS
 
 __all__ = ["MNISTClassifier"]
@@ -46,7 +47,7 @@ _XLA_MIN_EPOCH_WORK = 2e8
 _LARGE_INPUT = 100.0
 
 
-class MNISTClassifier(KerasClassifier):
+class MNISTClassifier(ONNXConvertible, KerasClassifier):
     """The Keras MNIST multilayer perceptron as a scikit-learn classifier.
 
     A feed-forward network: the input rows -> ``n_hidden_layers`` dense layers of

@@ -169,16 +169,17 @@ def check_activation(activation, where):
         )
 
 
-def add_rows(g, x, n_features, scale_=None, cast=False):
-    """Pixels of any shape holding ``N * n_features`` values as float32 rows of
+def add_rows(g, x, n_features, scale_=None, cast=False, output=None):
+    """Values of any shape holding ``N * n_features`` as float32 rows of
     `n_features` (a dynamic Reshape: (N, 28, 28) and (N, 784) alike), divided
     by a FlattenScaler's ``scale_`` as its transform divides them."""
     if cast:
         x = g.node("Cast", [x], "cast", to=TensorProto.FLOAT)
+    scaled = scale_ is not None and scale_ != 1.0  # x / 1.0 is x: no node
     shape = g.constant("rows_shape", np.array([-1, n_features], dtype=np.int64))
-    x = g.node("Reshape", [x, shape], "rows")
-    if scale_ is not None and scale_ != 1.0:  # x / 1.0 is x: no node
-        x = g.node("Div", [x, _scalar(g, scale_)], "scaled")
+    x = g.node("Reshape", [x, shape], "rows", output=None if scaled else output)
+    if scaled:
+        x = g.node("Div", [x, _scalar(g, scale_)], "scaled", output=output)
     return x
 
 
@@ -198,7 +199,8 @@ def add_network(g, x, kernels, biases, activation, output):
 def add_label(g, probabilities, classes, output):
     """The class of highest probability (the first, on a tie, as NumPy's argmax)."""
     index = g.node("ArgMax", [probabilities], "argmax", axis=1, keepdims=0)
-    return g.node("Gather", [g.constant("classes", classes), index], "gather", output=output)
+    classes = g.constant("classes", classes)
+    return g.node("Gather", [classes, index], "gather", output=output)
 
 
 def label_classes(classes, where):
