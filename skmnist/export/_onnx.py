@@ -11,6 +11,7 @@ import os
 import tempfile
 
 from .. import __version__
+from .._errors import MissingExtra
 from .._files import check_write_target, write_atomically
 
 __all__ = ["export_onnx"]
@@ -64,9 +65,11 @@ def export_onnx(model, path):
         If `model` is an estimator that :func:`save_model` does not save:
         convert other pipelines around an MNISTClassifier with
         ``skl2onnx.to_onnx`` (see :ref:`deploy`).
+    MissingExtra
+        An ``ImportError``, if the ``onnx`` package is not installed.
     OSError
-        If `path` cannot be written (``UnsafeWriteTarget`` for a folder, FIFO,
-        socket or device).
+        If `model` names no regular file, or `path` cannot be written
+        (``UnsafeWriteTarget`` for a folder, FIFO, socket or device).
 
     See Also
     --------
@@ -92,6 +95,12 @@ def export_onnx(model, path):
     (50, 10)
     """
     check_write_target(path)  # before the work: a FIFO or folder is refused
+    try:
+        import onnx  # noqa: F401
+    except ImportError as exc:
+        raise MissingExtra(
+            "export_onnx needs onnx: pip install 'skmnist[onnx]' (or pip install onnx)"
+        ) from exc
     if isinstance(model, (str, os.PathLike)):
         proto = _from_file(model)
     else:
@@ -113,12 +122,13 @@ def export_onnx(model, path):
 
 def _from_file(path, shown=None):
     """The ONNX model of a model file: read, checked, its activation exportable."""
+    from ..modelfile._image_model import check_model_path
     from ..modelfile._predictor import MNISTPredictor
     from ..modelfile._reader import file_errors, read_model_file
     from ._graph import check_activation, network_model
 
     shown = os.fspath(path) if shown is None else shown
-    model_file = read_model_file(path)
+    model_file = read_model_file(check_model_path(path))
     if model_file.params.get("n_hidden_layers") != 0:
         check_activation(model_file.params.get("activation"), shown)
     with file_errors(path):
