@@ -12,6 +12,7 @@ import numpy as np
 import onnx
 import onnxruntime
 import pytest
+from _settings import SMALL_NETWORK
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler
@@ -28,7 +29,7 @@ from skmnist import (
 from skmnist.cli import main
 from skmnist.modelfile._predictor import ACTIVATIONS
 
-SMALL = dict(hidden_size=16, epochs=2, batch_size=32, random_state=0)
+SMALL = {**SMALL_NETWORK, "epochs": 2, "random_state": 0}
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +124,7 @@ def test_string_labels_come_out_as_strings(digits, tmp_path):
 @pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
 def test_every_activation_of_the_predictor_exports(activation, digits, tmp_path):
     X, y, X_test = digits
-    params = dict(SMALL, hidden_size=8, epochs=1, activation=activation)
+    params = {**SMALL, "hidden_size": 8, "epochs": 1, "activation": activation}
     pipe = make_mnist_pipeline(**params).fit(X[:300], y[:300])
     path, out = tmp_path / "model.skmnist", tmp_path / "model.onnx"
     save_model(pipe, path)
