@@ -255,6 +255,13 @@ def test_skl2onnx_converts_the_mnist_pipeline(saved, digits):
     assert_array_equal(label, pipe.predict(X_test))
 
 
+def test_skl2onnx_refuses_an_opset_below_17_by_name(saved, digits):
+    from skl2onnx import to_onnx
+
+    with pytest.raises(ValueError, match="opset 17 or later, not target_opset=15"):
+        to_onnx(saved[0], digits[2][:1], target_opset=15)
+
+
 def test_skl2onnx_converts_scikit_learn_steps_around_the_classifier(digits):
     X, y, _ = digits
     rows = X.reshape(len(X), -1).astype(np.float32)

@@ -58,9 +58,9 @@ def export_onnx(model, path):
     ------
     ModelFileError
         If `model` names a file that is damaged, foreign or inconsistent.
-    ONNXExportError
-        A ``ValueError``, if the model's activation has no ONNX form (it names
-        it) or its classes are not integers, floats, booleans or strings.
+    ValueError
+        If the model's activation has no ONNX form (the message names it), or
+        its classes are not integers, floats, booleans or strings.
     TypeError
         If `model` is an estimator that :func:`save_model` does not save:
         convert other pipelines around an MNISTClassifier with
