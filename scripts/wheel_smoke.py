@@ -6,7 +6,7 @@ the repository (``.ci/run`` does both). It checks that:
 
 - ``import skmnist`` finds the installed package, not a clone or an editable
   install, and the installed version is ``skmnist.__version__``;
-- the wheel holds the packaged MNIST sample;
+- the wheel holds the LICENSE, and the packaged MNIST sample loads;
 - ``skmnist train --sample --epochs 1``, ``predict`` and ``info`` work;
 - ``skmnist serve --port 0`` answers 200 for its page and for every ``src`` and
   ``href`` the page references, and for every ``url(...)`` in its style sheets,
@@ -81,6 +81,11 @@ def check_installed_package():
     check(
         installed == skmnist.__version__,
         f"installed version {installed} != skmnist.__version__ {skmnist.__version__}",
+    )
+    files = [str(name) for name in importlib.metadata.files("skmnist")]
+    check(
+        any(name.endswith("licenses/LICENSE") for name in files),
+        "the installed wheel holds no LICENSE file",
     )
     print(f"skmnist {installed} from {where.parent}", flush=True)
 

@@ -11,14 +11,15 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import tomllib
 import zipfile
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+import skmnist
 
-pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _source_files():
@@ -34,9 +35,9 @@ def _source_files():
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    """(wheel names, sdist names) built by ``python -m build`` from a copy of
-    the tracked files: building in the clone would leave a build/ folder whose
-    stale modules later wheels could pick up."""
+    """(wheel names, sdist names, the wheel's METADATA) built by ``python -m
+    build`` from a copy of the repository's files: building in the clone would
+    leave a build/ folder whose stale modules later wheels could pick up."""
     tmp = tmp_path_factory.mktemp("build")
     source = tmp / "src"
     for name in _source_files():
@@ -53,10 +54,12 @@ def built(tmp_path_factory):
     (sdist,) = dist.glob("*.tar.gz")
     with zipfile.ZipFile(wheel) as archive:
         wheel_names = set(archive.namelist())
+        (metadata,) = (n for n in wheel_names if n.endswith(".dist-info/METADATA"))
+        metadata = archive.read(metadata).decode()
     with tarfile.open(sdist) as archive:
         # Members are "skmnist-<version>/<path>": keep the path.
         sdist_names = {m.name.split("/", 1)[1] for m in archive if "/" in m.name}
-    return wheel_names, sdist_names
+    return wheel_names, sdist_names, metadata
 
 
 def _package_data():
@@ -76,15 +79,17 @@ def test_the_package_has_data_files():
     assert any(name.endswith("mnist_sample.npz") for name in names)
 
 
+@pytest.mark.slow  # builds the sdist and the wheel
 def test_the_wheel_holds_every_file_of_the_package(built):
-    wheel_names, _ = built
+    wheel_names, _, _ = built
     python = {name for name in _source_files() if name.startswith("skmnist/")}
     missing = sorted(python - wheel_names)
     assert not missing, f"left out of the wheel: {missing}"
 
 
+@pytest.mark.slow  # builds the sdist and the wheel
 def test_the_wheel_holds_only_the_package(built):
-    wheel_names, _ = built
+    wheel_names, _, _ = built
     outside = sorted(
         name
         for name in wheel_names
@@ -93,15 +98,47 @@ def test_the_wheel_holds_only_the_package(built):
     assert not outside, f"the wheel holds files outside the package: {outside}"
 
 
+@pytest.mark.slow  # builds the sdist and the wheel
 def test_the_sdist_holds_every_file_of_the_package(built):
-    _, sdist_names = built
+    _, sdist_names, _ = built
     missing = sorted(_package_data() - sdist_names)
     assert not missing, f"left out of the sdist: {missing}"
 
 
+@pytest.mark.slow  # builds the sdist and the wheel
 def test_the_sdist_carries_no_tests(built):
     # The suite tests the repository as a whole (README, docs, examples,
     # benchmarks): a copy of tests/ alone could not run (MANIFEST.in).
-    _, sdist_names = built
+    _, sdist_names, _ = built
     shipped = sorted(name for name in sdist_names if name.startswith("tests"))
     assert not shipped, f"the sdist ships part of the test suite: {shipped}"
+
+
+@pytest.mark.slow  # builds the sdist and the wheel
+def test_the_license_ships_in_the_wheel_and_the_sdist(built):
+    wheel_names, sdist_names, _ = built
+    assert (ROOT / "LICENSE").read_text().startswith("BSD 3-Clause License")
+    assert f"skmnist-{skmnist.__version__}.dist-info/licenses/LICENSE" in wheel_names
+    assert "LICENSE" in sdist_names and "CHANGELOG.md" in sdist_names
+
+
+@pytest.mark.slow  # builds the sdist and the wheel
+def test_the_wheel_says_its_version_license_and_where_to_find_more(built):
+    _, _, metadata = built
+    fields = [line.split(": ", 1) for line in metadata.splitlines() if ": " in line]
+    assert ["Version", skmnist.__version__] in fields
+    assert ["License-Expression", "BSD-3-Clause"] in fields
+    urls = dict(value.split(", ", 1) for key, value in fields if key == "Project-URL")
+    assert {"Homepage", "Documentation", "Issues", "Changelog"} <= set(urls)
+
+
+def test_the_python_that_runs_the_tests_is_a_classifier():
+    # CI runs the suite on one Python: the classifiers claim the versions tested.
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    running = "Programming Language :: Python :: {}.{}".format(*sys.version_info)
+    assert running in project["classifiers"]
+
+
+def test_the_changelog_lists_the_version():
+    changelog = (ROOT / "CHANGELOG.md").read_text()
+    assert f"## [{skmnist.__version__}]" in changelog

@@ -81,3 +81,12 @@ def test_readme_quick_start_runs(tmp_path, monkeypatch):
     exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102
     assert namespace["pipe"].score(namespace["X_test"], namespace["y_test"]) > 0.8
     assert os.listdir(tmp_path) == []  # the quick start writes nothing
+
+
+def test_every_link_works_outside_the_repository():
+    # README.md is also the package's page on an index, where a path into the
+    # repository (docs/...) leads nowhere.
+    targets = re.findall(r"\]\(([^)]*)\)", README)
+    assert targets
+    relative = [t for t in targets if not t.startswith("https://")]
+    assert not relative, f"README links that only work in a clone: {relative}"
