@@ -295,6 +295,36 @@ def test_train_refuses_unwritable_targets_before_training(
     assert stat.S_ISFIFO(os.stat(tmp_path / "report" / "metrics.json").st_mode)
 
 
+def test_a_train_refused_before_training_leaves_no_report_folder(tmp_path, capsys):
+    report = tmp_path / "report" / "nested"
+    status, out, err = run_main(
+        capsys, "train", "--sample", "--epochs", "0", "--report-dir", report
+    )
+    assert_one_error_line(status, err, "epochs")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_train_without_data_leaves_no_report_folder(tmp_path, capsys, monkeypatch):
+    # `skmnist train --out model.skmnist --report-dir report` offline: the
+    # download fails (here every URL answers 404), and the folder the report
+    # would have gone to is not left behind, empty.
+    (tmp_path / "cache").mkdir()
+    with ScriptedServer() as server:
+        monkeypatch.delenv("SKMNIST_MIRROR", raising=False)
+        monkeypatch.setenv("SKMNIST_DATA_HOME", str(tmp_path / "cache"))
+        monkeypatch.setattr(_fetch, "MNIST_URL", server.url("/official/mnist.npz"))
+        status, _, err = run_main(
+            capsys,
+            "train",
+            "--out",
+            tmp_path / "model.skmnist",
+            "--report-dir",
+            tmp_path / "report",
+        )
+    assert_one_error_line(status, err, "404")
+    assert sorted(os.listdir(tmp_path)) == ["cache"]
+
+
 @contextlib.contextmanager
 def unprivileged():
     """Run the block as a user whom file permissions bind: as "nobody" when the
