@@ -334,7 +334,7 @@ def _run_train(args):
     source = "the packaged sample of MNIST" if args.sample else "MNIST"
     print(
         f"Training on {len(X_train)} images of {source} "
-        f"({pipe[-1].epochs} epochs, hidden size {pipe[-1].hidden_size}) ...",
+        f"({_epochs(pipe[-1].epochs)}, hidden size {pipe[-1].hidden_size}) ...",
         flush=True,
     )
     start = time.perf_counter()
@@ -354,7 +354,7 @@ def _run_train(args):
         },
         report_dir=args.report_dir,
     )
-    print(f"fit time:       {fit_time:.1f} s ({metrics['n_iter']} epochs)")
+    print(f"fit time:       {fit_time:.1f} s ({_epochs(metrics['n_iter'])})")
     print(f"test accuracy:  {metrics['accuracy']:.4f}")
     print(f"test log loss:  {metrics['log_loss']:.4f}")
     lowest = metrics["lowest_val_loss"]
@@ -608,7 +608,7 @@ def _run_info(args):
     if history:
         epoch = fitted.get("best_epoch_", fitted["n_iter_"] - 1)
         which = "best" if "best_epoch_" in fitted else "last"
-        line = f"{fitted['n_iter_']} epochs; {which} epoch {epoch + 1}:"
+        line = f"{_epochs(fitted['n_iter_'])}; {which} epoch {epoch + 1}:"
         for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
             if key in history:
                 line += f" {key} {history[key][epoch]:.4f}"
@@ -692,6 +692,11 @@ def _check_file_can_be_written(path):
     if os.path.exists(target) and not os.access(target, os.W_OK):
         raise CommandError(f"cannot write the model to {path}: the file is read-only")
     _probe(os.path.dirname(target), f"the model to {path}")
+
+
+def _epochs(n):
+    """'1 epoch', '2 epochs': what the output says of `n` epochs."""
+    return f"{n} epoch" if n == 1 else f"{n} epochs"
 
 
 def _check_report_dir(folder):
