@@ -295,6 +295,18 @@ def test_train_refuses_unwritable_targets_before_training(
     assert stat.S_ISFIFO(os.stat(tmp_path / "report" / "metrics.json").st_mode)
 
 
+def test_one_epoch_is_said_in_the_singular(tmp_path, capsys):
+    model = tmp_path / "m.skmnist"
+    argv = ["--epochs", "1", "--hidden-size", "8", "--verbose", "0", "--out", model]
+    status, out, err = run_main(capsys, "train", "--sample", *argv)
+    assert status == 0, err
+    assert "(1 epoch, hidden size 8)" in out and "s (1 epoch)\n" in out
+    status, out, err = run_main(capsys, "info", model)
+    assert status == 0, err
+    assert "training:     1 epoch; last epoch 1:" in out
+    assert "epochs" not in out.replace("epochs=1", "")
+
+
 def test_a_train_refused_before_training_leaves_no_report_folder(tmp_path, capsys):
     report = tmp_path / "report" / "nested"
     status, out, err = run_main(
