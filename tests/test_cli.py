@@ -136,6 +136,44 @@ def test_train_console_script(tmp_path, skmnist_command):
     assert list(tmp_path.iterdir()) == []  # neither --out nor --report-dir
 
 
+# A line TensorFlow or absl prints as TensorFlow starts (oneDNN, CUDA, CPU
+# features), as skmnist's quiet start recognizes them.
+TF_START_UP_LINE = re.compile(
+    r"^(WARNING: All log messages before absl|[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+ "
+    r"|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IWEF] |To enable the following)",
+    re.M,
+)
+
+
+@pytest.mark.slow
+def test_pickled_models_start_tensorflow_quietly(tmp_path, trained, skmnist_command):
+    import joblib
+    from scikeras.wrappers import KerasClassifier
+
+    # Unpickling this one imports scikeras, so Keras and TensorFlow, before any
+    # skmnist module: the quiet start must come first all the same.
+    joblib.dump(KerasClassifier(model=None), tmp_path / "scikeras.joblib")
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    for argv, status in [
+        (["predict", trained.model, "missing.png"], 1),
+        (["evaluate", trained.model, "--sample"], 0),
+        (["predict", "scikeras.joblib", "missing.png"], 2),
+    ]:
+        result = subprocess.run(
+            [*skmnist_command, *map(os.fspath, argv)],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert result.returncode == status, result.stderr
+        assert not TF_START_UP_LINE.search(result.stderr), result.stderr
+        assert all(
+            line.startswith("skmnist: error: ") for line in result.stderr.splitlines()
+        )
+
+
 def test_train_writes_the_fitted_pipeline(trained, pipe, metrics, sample_test):
     from sklearn.pipeline import Pipeline
 
