@@ -107,8 +107,10 @@ sphinx_gallery_conf = {
     "backreferences_dir": "generated/backreferences",
     "image_scrapers": ("matplotlib",),
     # Before each example: matplotlib's defaults, and the examples' data by
-    # SKMNIST_EXAMPLE_SIZE (sphinxext/example_size.py).
+    # SKMNIST_EXAMPLE_SIZE (sphinxext/example_size.py); after it, skmnist as it
+    # was, for the pages built after the gallery.
     "reset_modules": ("matplotlib", "example_size.reset"),
+    "reset_modules_order": "both",
     "remove_config_comments": True,
     "capture_repr": ("_repr_html_", "__repr__"),
     "min_reported_time": 1,

@@ -76,8 +76,9 @@ def _sample_instead(subset="train", *, return_X_y=False, **ignored):
 
 
 def reset(gallery_conf, fname, when=None):
-    """sphinx-gallery's ``reset_modules`` hook: the size, before each example."""
-    apply()
+    """sphinx-gallery's ``reset_modules`` hook: the size before each example, and
+    skmnist's own fetch_mnist back after it (the API pages document that one)."""
+    apply("full" if when == "after" else None)
 
 
 if __name__ == "__main__":
