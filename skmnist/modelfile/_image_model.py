@@ -128,7 +128,7 @@ def load_image_model(path, *, allow_pickle, light=False):
 
     # Unpickling imports whatever the file names, Keras or scikeras perhaps before
     # any skmnist module: start Keras first, through the quiet start.
-    from . import _runtime  # noqa: F401
+    from ..engine import _runtime  # noqa: F401
 
     try:
         model = joblib.load(path)
