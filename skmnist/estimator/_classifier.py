@@ -31,6 +31,7 @@ from .._fixes import (
 from ..engine import _compiled
 from ..engine._build import build_mlp, check_activation, make_optimizer
 from ..engine._loop import fit_network
+from ..export._skl2onnx import ONNXConvertible
 from ._callbacks import epoch_tasks
 from ._defaults import DEFAULTS
 
@@ -40,7 +41,7 @@ __all__ = ["MNISTClassifier"]
 _LARGE_INPUT = 100.0
 
 
-class MNISTClassifier(CallbackSupportMixin, KerasClassifier):
+class MNISTClassifier(ONNXConvertible, CallbackSupportMixin, KerasClassifier):
     """The Keras MNIST multilayer perceptron as a scikit-learn classifier.
 
     A feed-forward network: the input rows -> ``n_hidden_layers`` dense layers of

@@ -19,12 +19,15 @@ from .._fixes import (
     check_feature_names_in,
     fit_context,
 )
+from ..export._skl2onnx import ONNXConvertible
 from ..images import _pixels
 
 __all__ = ["FlattenScaler"]
 
 
-class FlattenScaler(CallbackSupportMixin, TransformerMixin, BaseEstimator):
+class FlattenScaler(
+    ONNXConvertible, CallbackSupportMixin, TransformerMixin, BaseEstimator
+):
     """Flatten images and scale their pixel values to [0, 1].
 
     Turns a batch of images into the inputs of a multilayer perceptron: each
