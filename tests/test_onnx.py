@@ -27,7 +27,7 @@ from skmnist import (
     save_model,
 )
 from skmnist.cli import main
-from skmnist.modelfile._predictor import ACTIVATIONS
+from skmnist.network import ACTIVATIONS
 
 SMALL = {**SMALL_NETWORK, "epochs": 2, "random_state": 0}
 
@@ -146,11 +146,9 @@ def test_every_activation_of_the_predictor_exports(activation, digits, tmp_path)
 def test_an_activation_without_onnx_form_is_refused_by_name(
     saved, tmp_path, monkeypatch
 ):
-    import skmnist.modelfile._predictor
-
     # A model file may name an activation the predictor does not compute (one
     # a later Keras adds): here the table is made to lack the model's own.
-    monkeypatch.delitem(skmnist.modelfile._predictor.ACTIVATIONS, "relu")
+    monkeypatch.delitem(ACTIVATIONS, "relu")
     out = tmp_path / "model.onnx"
     with pytest.raises(ValueError, match=r"activation='relu'.*cannot write as ONNX"):
         export_onnx(saved[1], out)

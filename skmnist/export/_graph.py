@@ -15,7 +15,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from .._errors import UserError
-from ..modelfile._predictor import ACTIVATIONS
+from ..network import ACTIVATIONS
 
 __all__ = ["OPSET", "GraphWriter", "ONNXExportError", "check_activation"]
 

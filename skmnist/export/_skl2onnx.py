@@ -155,11 +155,12 @@ def _convert(scope, operator, container):
 
 def _fitted_network(classifier):
     """The activation, kernels and biases of a fitted classifier's network, read
-    from the network itself (its Dense layers, input to output)."""
+    from the network itself (its weights input to output, as network/ orders them)."""
     import numpy as np
 
-    dense = [layer for layer in classifier.model_.layers if hasattr(layer, "kernel")]
-    kernels = [np.asarray(layer.kernel.numpy(), dtype=np.float32) for layer in dense]
-    biases = [np.asarray(layer.bias.numpy(), dtype=np.float32) for layer in dense]
-    activation = dense[0].activation.__name__ if len(dense) > 1 else "linear"
-    return activation, kernels, biases
+    from ..engine._build import network_of
+    from ..network import state_parts
+
+    weights, _, _ = state_parts(classifier.model_)
+    weights = [np.asarray(w.numpy(), dtype=np.float32) for w in weights]
+    return network_of(classifier.model_).activation, weights[0::2], weights[1::2]
