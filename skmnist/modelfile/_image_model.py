@@ -104,9 +104,9 @@ def load_image_model(path, *, allow_pickle, light=False):
         user names, allows it.
     light : bool, default=False
         Whether a .skmnist file is read with :func:`skmnist.load_predictor`,
-        which predicts in NumPy without starting TensorFlow; a model it cannot
-        compute (an activation without a NumPy form) is loaded with
-        :func:`skmnist.load_model`, as pickles always are.
+        which predicts in NumPy without starting TensorFlow (it reads every
+        file load_model reads, with the same verdict); pickles are always
+        unpickled into the full estimator.
 
     Returns
     -------
@@ -115,12 +115,9 @@ def load_image_model(path, *, allow_pickle, light=False):
     path = check_model_source(path, allow_pickle=allow_pickle)
     if not is_pickle(path):
         if light:
-            from ._predictor import UnsupportedModelError, load_predictor
+            from ._predictor import load_predictor
 
-            try:
-                return as_image_model(load_predictor(path), name=path)
-            except UnsupportedModelError:
-                pass  # a valid model that only Keras computes
+            return as_image_model(load_predictor(path), name=path)
         from ._persistence import load_model
 
         return as_image_model(load_model(path), name=path)
