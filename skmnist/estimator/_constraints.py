@@ -67,8 +67,11 @@ class Kind:
         if value is None:
             return None in self.kinds
         kinds = tuple(k for k in self.kinds if k is not None)
-        if bool in kinds and type(value).__name__ == "bool" and hasattr(value, "item"):
-            return True  # numpy.bool_
+        numpy_bool = (
+            type(value).__module__ == "numpy" and "bool" in type(value).__name__
+        )
+        if bool in kinds and numpy_bool:
+            return True
         return isinstance(value, kinds)
 
     def __str__(self):
