@@ -31,6 +31,7 @@ from .._fixes import (
 )
 from ..engine import _compiled, _resume, _training
 from ..engine._build import build_mlp, check_activation, make_optimizer, optimizer_key
+from ._defaults import DEFAULTS
 
 __all__ = ["MNISTClassifier"]
 
@@ -250,25 +251,25 @@ class MNISTClassifier(KerasClassifier):
     # parameters (model, loss, metrics, ...) as attributes that are not ours.
     def __init__(
         self,
-        hidden_size=512,
-        n_hidden_layers=2,
-        activation="relu",
-        dropout=0.0,
-        optimizer="adam",
-        learning_rate=1e-3,
-        epochs=20,
-        batch_size=128,
-        validation_split=0.1,
-        early_stopping=False,
-        patience=5,
-        shuffle=True,
-        class_weight=None,
-        callbacks=None,
-        warm_start=False,
-        random_state=None,
-        verbose=0,
-        jit_compile="auto",
-        steps_per_execution="auto",
+        hidden_size=DEFAULTS["hidden_size"],
+        n_hidden_layers=DEFAULTS["n_hidden_layers"],
+        activation=DEFAULTS["activation"],
+        dropout=DEFAULTS["dropout"],
+        optimizer=DEFAULTS["optimizer"],
+        learning_rate=DEFAULTS["learning_rate"],
+        epochs=DEFAULTS["epochs"],
+        batch_size=DEFAULTS["batch_size"],
+        validation_split=DEFAULTS["validation_split"],
+        early_stopping=DEFAULTS["early_stopping"],
+        patience=DEFAULTS["patience"],
+        shuffle=DEFAULTS["shuffle"],
+        class_weight=DEFAULTS["class_weight"],
+        callbacks=DEFAULTS["callbacks"],
+        warm_start=DEFAULTS["warm_start"],
+        random_state=DEFAULTS["random_state"],
+        verbose=DEFAULTS["verbose"],
+        jit_compile=DEFAULTS["jit_compile"],
+        steps_per_execution=DEFAULTS["steps_per_execution"],
     ):
         self.hidden_size = hidden_size
         self.n_hidden_layers = n_hidden_layers
