@@ -316,16 +316,39 @@ def test_info_and_predict_print_no_raw_control_character_from_a_file(
 ):
     path = tmp_path / f"evil{ESC}[1m.skmnist"
     path.write_bytes(_hostile_text(model_bytes))
-    for args in (["info", str(path)], ["predict", str(path), str(digits_npy)]):
+    predict = ["predict", "--top-k", "10", str(path), str(digits_npy)]
+    for args in (["info", str(path)], predict):
         assert main(args) == 0
         out, err = capsys.readouterr()
         for text in (out, err):
             assert ESC not in text and "\r" not in text and "\x07" not in text
             assert "\x9b" not in text
-        assert "\\x1b" in out
+        assert "\\x1b[2J\\x1b]0;pwned\\x07x\\nfake.png" in out
         # One line per input: a label cannot forge a line of its own.
         if args[0] == "predict":
             assert len(out.splitlines()) == 3
+
+
+def test_errors_about_a_file_of_a_hostile_name_are_escaped(
+    model_bytes, tmp_path, digits_npy, capsys
+):
+    damaged = tmp_path / f"bad{ESC}]0;x\x07.skmnist"
+    damaged.write_bytes(model_bytes[:-1])
+    missing = tmp_path / f"gone{ESC}[2J.npy"
+    for args in (
+        ["info", str(damaged)],
+        ["predict", str(damaged), str(digits_npy)],
+        ["info", str(tmp_path / f"none{ESC}[2J.skmnist")],
+        ["predict", str(tmp_path / "x.skmnist").replace("x", "y"), str(missing)],
+    ):
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("skmnist: error: ") and ESC not in err
+    path = tmp_path / "model.skmnist"
+    path.write_bytes(model_bytes)
+    assert main(["predict", str(path), str(digits_npy), str(missing)]) == 1
+    out, err = capsys.readouterr()
+    assert "gone\\x1b[2J.npy" in err and ESC not in err + out
 
 
 def test_predict_json_is_strict_json_with_the_labels_as_data(

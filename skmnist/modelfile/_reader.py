@@ -39,7 +39,7 @@ FITTED += ["best_epoch_"]
 # MemoryError, a bug's AttributeError) is not the file's fault: it propagates.
 _FILE_ERRORS = (ValueError, TypeError, LookupError, ArithmeticError, EOFError)
 _FILE_ERRORS += (RuntimeError, zipfile.BadZipFile)
-_CHUNK = 1 << 24  # bytes read at once: 16 MiB
+_CHUNK = 1 << 20  # bytes read at once: 1 MiB (a few transient copies of it)
 
 
 class ModelFileError(UserError, ValueError):
