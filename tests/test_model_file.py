@@ -254,6 +254,13 @@ def test_the_unforged_file_is_read_by_every_reader(
     assert not any(refused for refused, _ in verdicts.values()), verdicts
 
 
+_OVERFLOW = (
+    "ignore:overflow encountered:RuntimeWarning",
+    "ignore:invalid value encountered:RuntimeWarning",
+)
+
+
+@pytest.mark.filterwarnings(*_OVERFLOW)
 def test_huge_finite_weights_give_no_nan_answer(
     model_bytes, tmp_path, digits_npy, capsys
 ):
@@ -276,6 +283,7 @@ def test_huge_finite_weights_give_no_nan_answer(
         make_app(path)
 
 
+@pytest.mark.filterwarnings(*_OVERFLOW)
 def test_a_model_of_letter_classes_with_nan_outputs_is_refused_by_serve(
     model_bytes, tmp_path
 ):
