@@ -44,6 +44,7 @@ USER_GUIDE = (
     "performance",
     "cli",
     "serve",
+    "deploy",
     "troubleshooting",
 )
 DOCS_MODULES = ("sphinx", "numpydoc", "sphinx_gallery", "pydata_sphinx_theme")

@@ -7,46 +7,41 @@ from ..engine._runtime import keras
 # isort: split
 
 import contextlib
-import dataclasses
-import math
 import numbers
-import sys
 import warnings
 from numbers import Integral, Real
 
 import numpy as np
 from scikeras.wrappers import KerasClassifier
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.model_selection import train_test_split
 from sklearn.utils import ClassifierTags, check_random_state
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from .._fixes import (
+    CallbackSupportMixin,
     Interval,
     InvalidParameterError,
     StrOptions,
+    caller_stacklevel,
     get_param_names,
     stable_keras_names,
+    with_callbacks,
 )
-from ..engine import _compiled, _resume, _training
-from ..engine._build import build_mlp, check_activation, make_optimizer, optimizer_key
+from ..engine import _compiled
+from ..engine._build import build_mlp, check_activation, make_optimizer
+from ..engine._loop import fit_network
+from ..export._skl2onnx import ONNXConvertible
+from ._callbacks import epoch_tasks
 from ._defaults import DEFAULTS
 
 __all__ = ["MNISTClassifier"]
 
-# XLA saves ~30% of a training epoch on the CPU and costs about a second of
-# compiling, once per network and data size (see skmnist.engine._batches.bucket) in a
-# process: a grid search reuses it across folds and epochs settings. Worth it when
-# an epoch pushes at least this many (training rows x network parameters), e.g.
-# 6,000 rows through a 64-unit network: shorter epochs gain too little to repay
-# it over a few dozen fits.
-_XLA_MIN_EPOCH_WORK = 2e8
 # Training inputs larger than this are almost surely unscaled (pixels are 0-255).
 _LARGE_INPUT = 100.0
 
 
-class MNISTClassifier(KerasClassifier):
+class MNISTClassifier(ONNXConvertible, CallbackSupportMixin, KerasClassifier):
     """The Keras MNIST multilayer perceptron as a scikit-learn classifier.
 
     A feed-forward network: the input rows -> ``n_hidden_layers`` dense layers of
@@ -317,11 +312,12 @@ class MNISTClassifier(KerasClassifier):
     #
     # The path of a fit, top-down: fit / partial_fit -> _validate_fit (the data,
     # checked once, into what the engine takes) -> _initialize (the network built,
-    # unless training continues) -> _fit_loop (the epochs, through
-    # engine._training and a compiled network of engine._compiled; the weights
-    # written back into model_). None of scikeras's fit machinery runs: what
-    # skmnist uses of scikeras is listed in skmnist._fixes.
+    # unless training continues) -> _fit_loop (the epochs, through the engine's
+    # one door, engine._loop.fit_network; history_ and n_iter_ from what it
+    # did). None of scikeras's fit machinery runs: what skmnist uses of
+    # scikeras is listed in skmnist._fixes.
 
+    @with_callbacks
     def fit(self, X, y, sample_weight=None):
         """Build the network and train it on (X, y).
 
@@ -341,15 +337,22 @@ class MNISTClassifier(KerasClassifier):
         """
         self._check_params()
         warm = self.warm_start and self.__sklearn_is_fitted__()
-        with self._rollback(warm):
+        context, observer = epoch_tasks(self, X, y, self.epochs)
+        with self._rollback():
             seed = _draw_seed(self.random_state)
             known = self.classes_ if warm else None
-            X, y, classes = self._validate_fit(X, y, known, "fit with warm_start=True")
-            X, y, sample_weight = self._weights(X, y, classes, sample_weight)
+            X_, y_, classes = self._validate_fit(
+                X, y, known, "fit with warm_start=True"
+            )
+            X_, y_, sample_weight = self._weights(X_, y_, classes, sample_weight)
             if not warm:
-                self._initialize(X, classes, seed)
+                self._initialize(X_, classes, seed)
             # As scikeras's: a warm-started fit continues the weights, not history_.
-            self._fit_loop(X, y, sample_weight, seed, self.epochs, 0, continues=warm)
+            self._fit_loop(X_, y_, sample_weight, seed, self.epochs, 0, warm, observer)
+        if context is not None:
+            context.call_on_fit_task_end(
+                estimator=self, X=X, y=y, reconstruction_attributes={}
+            )
         return self
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):
@@ -383,7 +386,7 @@ class MNISTClassifier(KerasClassifier):
                     f"fixed the classes to {self.classes_.tolist()}; pass the same "
                     "classes, or none after the first call."
                 )
-        with self._rollback(fitted):
+        with self._rollback():
             seed = _draw_seed(self.random_state)
             known = self.classes_ if fitted else classes
             X, y, classes = self._validate_fit(X, y, known, "partial_fit", not fitted)
@@ -536,121 +539,48 @@ class MNISTClassifier(KerasClassifier):
             optimizer.build(model.trainable_variables)
         self.model_ = model
 
-    def _fit_loop(self, X, y, sample_weight, seed, epochs, initial_epoch, continues):
-        """Train ``model_`` for ``epochs`` epochs; ``history_`` and ``n_iter_`` follow.
+    def _fit_loop(
+        self, X, y, sample_weight, seed, epochs, initial_epoch, continues, observer=None
+    ):
+        """Train ``model_`` through the engine; ``history_`` and ``n_iter_`` follow.
 
         From ``initial_epoch`` 0 the history starts afresh; later, it goes on.
         ``continues``: whether the weights are an earlier fit's (``warm_start``,
-        ``partial_fit``), which never resumes a kept end state.
+        ``partial_fit``).
         """
-        if sample_weight is None:
-            sample_weight = np.ones(len(y), dtype=np.float32)
-        train_rows, val_rows = self._split(y, seed)
-        model = self.model_
-        spec = dataclasses.replace(
-            _compiled.NetworkSpec.of(model),
-            optimizer=optimizer_key(model.optimizer),
-            batch_size=self.batch_size,
-            jit_compile=self._use_xla(len(train_rows)),
+        trained = fit_network(
+            self,
+            X,
+            y,
+            sample_weight,
+            seed=seed,
+            epochs=epochs,
+            initial_epoch=initial_epoch,
+            continues=continues,
+            observer=observer,
         )
-        network = _compiled.compiled_network(
-            spec, lambda: make_optimizer(self.optimizer, self.learning_rate)
-        )
-        # The parameter as it is now, not as an earlier fit saw it.
-        callbacks = list(self.callbacks or [])
-        stopper = None
-        if self.early_stopping:
-            stopper = keras.callbacks.EarlyStopping(
-                monitor="val_loss", patience=self.patience, restore_best_weights=True
-            )
-            callbacks.append(stopper)
-        # A fit identical to an earlier one but for fewer epochs starts from its
-        # end state and trains only the rest (engine._resume): bit for bit the same.
-        data = (X, y, sample_weight, train_rows, val_rows)
-        key = _resume.fit_key(self, spec, seed, data, continues=continues)
-        history = _resume.resume(key, model, epochs)
-        done = len(history.get("loss", ()))
-        if done < epochs:
-            with network.session(model, X, y, sample_weight) as session:
-                more = _training.train(
-                    session,
-                    model,
-                    train_rows=train_rows,
-                    val_rows=val_rows,
-                    epochs=epochs - done,
-                    initial_epoch=initial_epoch + done,
-                    batch_size=self.batch_size,
-                    shuffle=self.shuffle,
-                    seed=seed,
-                    steps_per_execution=self.steps_per_execution,
-                    callbacks=callbacks,
-                    verbose=self.verbose,
-                )
-            history = _resume.joined(history, more)
-        _resume.store(key, model, history, epochs)
         if initial_epoch == 0 or not hasattr(self, "history_"):
             self.history_ = {}
-        for key, values in history.items():
+        for key, values in trained.history.items():
             self.history_.setdefault(key, []).extend(float(v) for v in values)
         self.n_iter_ = len(self.history_["loss"])
         vars(self).pop("best_epoch_", None)
-        if stopper is not None:
-            # Keras numbers epochs from initial_epoch, as history_ is indexed.
-            self.best_epoch_ = int(stopper.best_epoch)
+        if trained.best_epoch is not None:
+            self.best_epoch_ = trained.best_epoch
 
     @contextlib.contextmanager
-    def _rollback(self, reuses_model):
-        """Undo every change to this estimator if the fit inside raises."""
+    def _rollback(self):
+        """Undo every change to this estimator's attributes if the fit inside raises.
+
+        (The engine puts a continued network's weights back itself.)
+        """
         saved = dict(vars(self))
-        model = saved.get("model_") if reuses_model else None
-        state = None
-        if model is not None:
-            state = [v.numpy() for v in model.variables + model.optimizer.variables]
         try:
             yield
         except BaseException:
             vars(self).clear()
             vars(self).update(saved)
-            if state is not None:
-                variables = model.variables + model.optimizer.variables
-                for variable, value in zip(variables, state, strict=True):
-                    variable.assign(value)
             raise
-
-    def _use_xla(self, n_samples):
-        if keras.backend.backend() == "jax":
-            return True
-        if self.jit_compile != "auto":
-            return self.jit_compile
-        return n_samples * self.model_.count_params() >= _XLA_MIN_EPOCH_WORK
-
-    def _split(self, y, seed):
-        """Indices (train, validation) of a stratified, shuffled hold-out.
-
-        ``validation_split`` of the samples are held out, and never fewer than one
-        of each class, so that every class is validated and still trained on. The
-        split is seeded by the fit's ``seed``. Without a split: (all indices, None).
-        """
-        n_samples = len(y)
-        if self.validation_split == 0:
-            return np.arange(n_samples), None
-        counts = np.bincount(y)
-        counts = counts[counts > 0]
-        n_val = max(math.ceil(self.validation_split * n_samples), len(counts))
-        if counts.min() < 2 or n_samples - n_val < len(counts):
-            raise InvalidParameterError(
-                f"validation_split={self.validation_split} needs at least 2 samples "
-                "of each class (one to validate, one to train), and one of each "
-                f"class left to train on, but got {n_samples} samples of "
-                f"{len(counts)} classes, the rarest with {counts.min()} sample(s). "
-                "Pass more samples per class, or validation_split=0.0 to train on "
-                "all of them."
-            )
-        train, val = train_test_split(
-            np.arange(n_samples), test_size=n_val, random_state=seed, stratify=y
-        )
-        train.sort()
-        return train, val
 
     def _warn_if_large(self, X, what):
         """Warn when X reaches far outside unit scale (raw 0-255 pixels)."""
@@ -665,7 +595,7 @@ class MNISTClassifier(KerasClassifier):
                 "(skmnist.FlattenScaler does), or standardize features "
                 "(StandardScaler).",
                 UserWarning,
-                stacklevel=_caller_stacklevel(),
+                stacklevel=caller_stacklevel(),
             )
 
     # -- prediction ----------------------------------------------------------------
@@ -738,20 +668,6 @@ def _draw_seed(random_state):
         return int(random_state)
     rng = check_random_state(random_state)
     return int(rng.randint(np.iinfo(np.int32).max))
-
-
-def _caller_stacklevel():
-    """The warnings stacklevel of the nearest frame outside the libraries.
-
-    So that a warning raised deep in a fit (through scikeras, maybe a Pipeline)
-    points at the user's own line.
-    """
-    frame, level = sys._getframe(1), 1
-    while frame is not None and frame.f_globals.get("__name__", "").partition(".")[
-        0
-    ] in ("skmnist", "scikeras", "sklearn"):
-        frame, level = frame.f_back, level + 1
-    return level
 
 
 def _check_class_weight(class_weight, classes):
