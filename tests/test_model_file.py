@@ -156,7 +156,7 @@ FORGED = {
     ),
     "unknown key": (
         lambda b: _resealed(b, _params("no_such", 1)),
-        "unknown ['no_such']",
+        "parameters ['no_such'] that MNISTClassifier does not have",
     ),
     "glu activation": (
         lambda b: _resealed(b, _params("activation", "glu")),
@@ -258,6 +258,21 @@ _OVERFLOW = (
     "ignore:overflow encountered:RuntimeWarning",
     "ignore:invalid value encountered:RuntimeWarning",
 )
+
+
+def test_a_parameter_missing_from_a_file_takes_its_default_in_every_reader(
+    model_bytes, tmp_path, digits_npy, capsys
+):
+    # A file written before the parameter existed.
+    def edit(manifest):
+        del manifest["classifier"]["params"]["steps_per_execution"]
+
+    path = tmp_path / "older.skmnist"
+    path.write_bytes(_resealed(model_bytes, edit))
+    verdicts = _readers(path, digits_npy, capsys)
+    assert not any(refused for refused, _ in verdicts.values()), verdicts
+    assert load_model(path)[-1].steps_per_execution == "auto"
+    assert load_predictor(path).get_params()["steps_per_execution"] == "auto"
 
 
 @pytest.mark.filterwarnings(*_OVERFLOW)
@@ -392,8 +407,9 @@ def test_the_table_accepts_what_the_classifier_accepts(name):
     from sklearn.utils._param_validation import validate_parameter_constraints
 
     from skmnist import MNISTClassifier
+    from skmnist.estimator._defaults import DEFAULTS
 
-    assert set(PARAMETERS) == set(MNISTClassifier().get_params())
+    assert set(PARAMETERS) == set(MNISTClassifier().get_params()) == set(DEFAULTS)
     constraints = MNISTClassifier._parameter_constraints
     for value in PROBES:
         try:

@@ -16,22 +16,24 @@ from ..estimator._constraints import (
     check_parameter,
     optimizer_class,
 )
+from ..estimator._defaults import DEFAULTS
 from ._activations import ACTIVATIONS
 
 __all__ = ["check_history", "check_params", "is_real", "require"]
 
 
 def check_params(params, classes):
-    """The classifier's parameters checked as MNISTClassifier checks them
+    """The classifier's parameters (in place: the missing ones get their
+    defaults) checked as MNISTClassifier checks them
     (its constraints, a file's optimizer, the class weights against the
     classes), in plain Python; returns the optimizer's (class name, config)."""
     unknown = sorted(set(params) - set(PARAMETERS))
-    missing = sorted(set(PARAMETERS) - set(params))
-    require(
-        not unknown and not missing,
-        f"its classifier's parameters are not MNISTClassifier's: unknown "
-        f"{unknown!r:.100}, missing {missing!r:.100}",
-    )
+    problem = f"its classifier has parameters {unknown!r:.100} that MNISTClassifier"
+    require(not unknown, f"{problem} does not have")
+    # A file written before a parameter existed: its default, as
+    # MNISTClassifier(**params) gives it (in place: every reader sees it).
+    for name in PARAMETERS.keys() - params.keys():
+        params[name] = DEFAULTS[name]
     for name in PARAMETERS:
         if name != "optimizer":
             check_parameter(name, params[name])
