@@ -10,6 +10,7 @@ in NumPy, without TensorFlow.
 
 import importlib
 
+# The one place of the version: pyproject.toml reads it from here, statically.
 __version__ = "0.1.0"
 
 # Public name -> the module that defines it, imported on first access (PEP 562).
