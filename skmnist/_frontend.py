@@ -12,7 +12,7 @@ path goes through it): what needs them is imported when called.
 
 from ._errors import UserError
 from ._files import check_write_target
-from ._json import plain
+from ._json import plain, printable
 from .modelfile._image_model import (
     NotAnImageModel,
     as_image_model,
@@ -36,6 +36,7 @@ __all__ = [
     "is_users_mistake",
     "load_image_model",
     "plain",
+    "printable",
     "read_model_file",
     "require_matplotlib",
 ]

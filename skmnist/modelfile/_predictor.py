@@ -12,8 +12,8 @@ scaler applied, by :mod:`skmnist.images._pixels`, the NumPy code FlattenScaler u
 import numpy as np
 
 from ..images._pixels import validate_rows
-from ..network import ACTIVATIONS, Network, forward
-from ._reader import file_errors, read_model_file, require
+from ..network import forward
+from ._reader import file_errors, read_model_file
 
 __all__ = ["MNISTPredictor", "load_predictor"]
 
@@ -48,8 +48,8 @@ def load_predictor(path):
     Raises
     ------
     ModelFileError
-        If the file is damaged, foreign or inconsistent, as :func:`load_model`
-        would say (an ``activation`` that skmnist does not compute included).
+        If the file is damaged, foreign or inconsistent: the verdict of
+        :func:`load_model`, reached by the same reader.
 
     See Also
     --------
@@ -119,24 +119,11 @@ class MNISTPredictor:
 
     @classmethod
     def _from_file(cls, model_file):
+        # Everything was checked by the reader: its verdict is load_model's.
         params = dict(model_file.params)
-        for name, low in (("hidden_size", 1), ("n_hidden_layers", 0)):
-            value = params.get(name)
-            ok = type(value) is int and value >= low
-            require(ok, f"its '{name}' parameter {value!r:.20} is not an int >= {low}")
-        activation = params.get("activation")
-        require(
-            isinstance(activation, str) and activation in ACTIVATIONS,
-            f"its activation={activation!r:.50} is not an activation that skmnist "
-            f"computes; expected one of {', '.join(map(repr, ACTIVATIONS))}",
-        )
-        # Dropout changes no prediction: load_model checks it as fit does.
-        architecture = {name: params.get(name) for name in Network.PARAMETERS}
         self = cls.__new__(cls)
-        self._network = model_file.network(**architecture)
-        weights = model_file.weights(self._network)
         vars(self).update(model_file.fitted)  # classes_, n_features_in_, ...
-        arrays = [np.ascontiguousarray(w, dtype=np.float32) for w in weights]
+        arrays = [np.ascontiguousarray(w, np.float32) for w in model_file.weights]
         self.coefs_, self.intercepts_ = arrays[0::2], arrays[1::2]
         self.scaler_ = model_file.scaler
         if model_file.kind == "Pipeline":
@@ -203,7 +190,7 @@ class MNISTPredictor:
             names = getattr(self, "feature_names_in_", None)
             X = validate_rows(X, type(self).__name__, self.n_features_in_, names)
         X = np.ascontiguousarray(X, dtype=np.float32)
-        activation = self._network.activation
+        activation = self._params["activation"]
         return forward(X, self.coefs_, self.intercepts_, activation)
 
     def predict(self, X):
