@@ -10,8 +10,8 @@ Importing it imports no TensorFlow, Keras or scikit-learn (the light ``predict``
 path goes through it): what needs them is imported when called.
 """
 
-from ._errors import UserError
-from ._files import check_write_target
+from ._errors import TrainingInterrupted, UserError
+from ._files import check_write_target, write_atomically
 from ._json import plain
 from .modelfile._image_model import (
     NotAnImageModel,
@@ -25,6 +25,7 @@ from .modelfile._reader import read_model_file
 
 __all__ = [
     "NotAnImageModel",
+    "TrainingInterrupted",
     "UserError",
     "as_image_model",
     "check_model_path",
@@ -38,6 +39,7 @@ __all__ = [
     "plain",
     "read_model_file",
     "require_matplotlib",
+    "write_atomically",
 ]
 
 

@@ -19,6 +19,7 @@ from sklearn.utils import ClassifierTags, check_random_state
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
+from .._errors import TrainingInterrupted
 from .._fixes import (
     Interval,
     InvalidParameterError,
@@ -552,6 +553,17 @@ class MNISTClassifier(KerasClassifier):
         vars(self).pop("best_epoch_", None)
         if trained.best_epoch is not None:
             self.best_epoch_ = trained.best_epoch
+        if trained.interrupted:
+            warnings.warn(
+                TrainingInterrupted(
+                    f"Training interrupted (KeyboardInterrupt) after "
+                    f"{trained.n_epochs} of {epochs} epochs: the model holds the "
+                    "weights reached, and history_ the finished epochs.",
+                    trained.n_epochs,
+                    epochs,
+                ),
+                stacklevel=_caller_stacklevel(),
+            )
 
     @contextlib.contextmanager
     def _rollback(self):
