@@ -14,7 +14,12 @@ import keras
 import numpy as np
 import pytest
 
-from skmnist import MNISTClassifier, clear_compiled_networks, load_mnist_sample
+from skmnist import (
+    MNISTClassifier,
+    clear_compiled_networks,
+    load_mnist_sample,
+    set_resumable_fits,
+)
 
 FAST = dict(hidden_size=16, epochs=2, batch_size=32)
 
@@ -142,6 +147,25 @@ def test_a_reused_network_trains_the_model_a_new_one_does(backend):
         backend,
     )
     assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_an_optimizer_class_redefined_under_its_name_trains_its_own_rule(
+    digits, redefined_optimizer
+):
+    # The class, not its name, selects the compiled update.
+    X, y = digits
+    first, second = redefined_optimizer(1.0), redefined_optimizer(0.25)
+    previous = set_resumable_fits(False)
+    try:
+        MNISTClassifier(**FAST, optimizer=first(0.1), random_state=0).fit(X, y)
+        reused = MNISTClassifier(**FAST, optimizer=second(0.1), random_state=0)
+        reused.fit(X, y)
+        clear_compiled_networks()
+        new = MNISTClassifier(**FAST, optimizer=second(0.1), random_state=0)
+        new.fit(X, y)
+    finally:
+        set_resumable_fits(previous)
+    np.testing.assert_array_equal(reused.predict_proba(X), new.predict_proba(X))
 
 
 def test_a_fitted_estimator_owns_its_weights(digits):

@@ -144,11 +144,13 @@ def make_optimizer(optimizer, learning_rate):
 def optimizer_key(optimizer):
     """A hashable description of everything in ``optimizer`` that is compiled in.
 
-    A float learning rate lives in an optimizer variable, so it is left out: fits
-    that differ only in it share one compiled training step.
+    Its class itself, not its name: a class defined again under the same name
+    (a notebook cell run again) may update otherwise. A float learning rate
+    lives in an optimizer variable, so it is left out: fits that differ only in
+    it share one compiled training step.
     """
     config = dict(optimizer.get_config())
     config.pop("name", None)
     if isinstance(config.get("learning_rate"), float):
         config.pop("learning_rate")
-    return type(optimizer).__name__, json.dumps(config, sort_keys=True, default=repr)
+    return type(optimizer), json.dumps(config, sort_keys=True, default=repr)
