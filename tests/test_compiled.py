@@ -1,6 +1,7 @@
 """Many fits in one process: compiled once per network, flat memory, no noise,
 each estimator owning its weights, threads that do not disturb each other."""
 
+import gc
 import json
 import os
 import random
@@ -115,6 +116,24 @@ def test_the_cache_keeps_the_most_recent_networks(digits, monkeypatch):
     for hidden_size in (4, 5, 6, 7):
         MNISTClassifier(**{**FAST, "hidden_size": hidden_size}).fit(X, y)
     assert clear_compiled_networks() == 3
+
+
+def _traced_graphs():
+    gc.collect()
+    return sum(type(o).__name__ == "FuncGraph" for o in gc.get_objects())
+
+
+def test_a_network_the_cache_forgets_leaves_no_traced_program_alive(digits):
+    # TensorFlow kept every traced training program alive for good, through
+    # the custom gradient of the optimizer's all-reduce, registered process-wide:
+    # a loop of fits over many network sizes grew by megabytes a fit.
+    X, y = digits
+    clear_compiled_networks()
+    before = _traced_graphs()
+    MNISTClassifier(**FAST, random_state=0).fit(X, y).predict_proba(X)
+    assert _traced_graphs() > before  # the cache holds them
+    clear_compiled_networks()
+    assert _traced_graphs() == before
 
 
 # -- reuse gives the same model --------------------------------------------------
