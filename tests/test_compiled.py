@@ -11,6 +11,7 @@ import sys
 import textwrap
 import threading
 
+import _settings
 import keras
 import numpy as np
 import pytest
@@ -22,7 +23,7 @@ from skmnist import (
     set_resumable_fits,
 )
 
-FAST = dict(hidden_size=16, epochs=2, batch_size=32)
+FAST = {**_settings.FAST, "epochs": 2}
 
 
 @pytest.fixture(scope="module")

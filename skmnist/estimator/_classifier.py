@@ -8,7 +8,6 @@ from ..engine._runtime import keras
 
 import contextlib
 import numbers
-import sys
 import warnings
 from numbers import Integral, Real
 
@@ -21,15 +20,20 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 
 from .._errors import TrainingInterrupted
 from .._fixes import (
+    CallbackSupportMixin,
     Interval,
     InvalidParameterError,
     StrOptions,
+    caller_stacklevel,
     get_param_names,
     stable_keras_names,
+    with_callbacks,
 )
 from ..engine import _compiled
 from ..engine._build import build_mlp, check_activation, make_optimizer
 from ..engine._loop import fit_network
+from ..export._skl2onnx import ONNXConvertible
+from ._callbacks import epoch_tasks
 from ._defaults import DEFAULTS
 
 __all__ = ["MNISTClassifier"]
@@ -38,7 +42,7 @@ __all__ = ["MNISTClassifier"]
 _LARGE_INPUT = 100.0
 
 
-class MNISTClassifier(KerasClassifier):
+class MNISTClassifier(ONNXConvertible, CallbackSupportMixin, KerasClassifier):
     """The Keras MNIST multilayer perceptron as a scikit-learn classifier.
 
     A feed-forward network: the input rows -> ``n_hidden_layers`` dense layers of
@@ -314,6 +318,7 @@ class MNISTClassifier(KerasClassifier):
     # did). None of scikeras's fit machinery runs: what skmnist uses of
     # scikeras is listed in skmnist._fixes.
 
+    @with_callbacks
     def fit(self, X, y, sample_weight=None):
         """Build the network and train it on (X, y).
 
@@ -333,15 +338,22 @@ class MNISTClassifier(KerasClassifier):
         """
         self._check_params()
         warm = self.warm_start and self.__sklearn_is_fitted__()
+        context, observer = epoch_tasks(self, X, y, self.epochs)
         with self._rollback():
             seed = _draw_seed(self.random_state)
             known = self.classes_ if warm else None
-            X, y, classes = self._validate_fit(X, y, known, "fit with warm_start=True")
-            X, y, sample_weight = self._weights(X, y, classes, sample_weight)
+            X_, y_, classes = self._validate_fit(
+                X, y, known, "fit with warm_start=True"
+            )
+            X_, y_, sample_weight = self._weights(X_, y_, classes, sample_weight)
             if not warm:
-                self._initialize(X, classes, seed)
+                self._initialize(X_, classes, seed)
             # As scikeras's: a warm-started fit continues the weights, not history_.
-            self._fit_loop(X, y, sample_weight, seed, self.epochs, 0, continues=warm)
+            self._fit_loop(X_, y_, sample_weight, seed, self.epochs, 0, warm, observer)
+        if context is not None:
+            context.call_on_fit_task_end(
+                estimator=self, X=X, y=y, reconstruction_attributes={}
+            )
         return self
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):
@@ -528,7 +540,9 @@ class MNISTClassifier(KerasClassifier):
             optimizer.build(model.trainable_variables)
         self.model_ = model
 
-    def _fit_loop(self, X, y, sample_weight, seed, epochs, initial_epoch, continues):
+    def _fit_loop(
+        self, X, y, sample_weight, seed, epochs, initial_epoch, continues, observer=None
+    ):
         """Train ``model_`` through the engine; ``history_`` and ``n_iter_`` follow.
 
         From ``initial_epoch`` 0 the history starts afresh; later, it goes on.
@@ -544,6 +558,7 @@ class MNISTClassifier(KerasClassifier):
             epochs=epochs,
             initial_epoch=initial_epoch,
             continues=continues,
+            observer=observer,
         )
         if initial_epoch == 0 or not hasattr(self, "history_"):
             self.history_ = {}
@@ -557,12 +572,13 @@ class MNISTClassifier(KerasClassifier):
             warnings.warn(
                 TrainingInterrupted(
                     f"Training interrupted (KeyboardInterrupt) after "
-                    f"{trained.n_epochs} of {epochs} epochs: the model holds the "
-                    "weights reached, and history_ the finished epochs.",
+                    f"{trained.n_epochs} of {epochs} epoch{'s' * (epochs != 1)}: the "
+                    "model holds the weights reached, and history_ the finished "
+                    "epochs.",
                     trained.n_epochs,
                     epochs,
                 ),
-                stacklevel=_caller_stacklevel(),
+                stacklevel=caller_stacklevel(),
             )
 
     @contextlib.contextmanager
@@ -592,7 +608,7 @@ class MNISTClassifier(KerasClassifier):
                 "(skmnist.FlattenScaler does), or standardize features "
                 "(StandardScaler).",
                 UserWarning,
-                stacklevel=_caller_stacklevel(),
+                stacklevel=caller_stacklevel(),
             )
 
     # -- prediction ----------------------------------------------------------------
@@ -665,20 +681,6 @@ def _draw_seed(random_state):
         return int(random_state)
     rng = check_random_state(random_state)
     return int(rng.randint(np.iinfo(np.int32).max))
-
-
-def _caller_stacklevel():
-    """The warnings stacklevel of the nearest frame outside the libraries.
-
-    So that a warning raised deep in a fit (through scikeras, maybe a Pipeline)
-    points at the user's own line.
-    """
-    frame, level = sys._getframe(1), 1
-    while frame is not None and frame.f_globals.get("__name__", "").partition(".")[
-        0
-    ] in ("skmnist", "scikeras", "sklearn"):
-        frame, level = frame.f_back, level + 1
-    return level
 
 
 def _check_class_weight(class_weight, classes):
