@@ -10,6 +10,7 @@ import contextlib
 import dataclasses
 import math
 import numbers
+import os
 import sys
 import warnings
 from numbers import Integral, Real
@@ -22,10 +23,12 @@ from sklearn.utils import ClassifierTags, check_random_state
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
+from .._errors import UserError
 from .._fixes import (
     Interval,
     InvalidParameterError,
     StrOptions,
+    fit_context,
     get_param_names,
     stable_keras_names,
 )
@@ -312,6 +315,29 @@ class MNISTClassifier(KerasClassifier):
     def __sklearn_is_fitted__(self):
         return hasattr(self, "model_")
 
+    def set_params(self, **params):
+        """Set the parameters of this estimator.
+
+        As :meth:`sklearn.base.BaseEstimator.set_params`. scikeras's routed
+        parameters (``optimizer__learning_rate``, ``fit__batch_size``, ...) are
+        refused, naming the parameter to use instead: each setting has one
+        parameter, which ``get_params``, ``clone``, searches and model files
+        all see.
+
+        Parameters
+        ----------
+        **params : dict
+            Estimator parameters.
+
+        Returns
+        -------
+        self : MNISTClassifier
+            This estimator.
+        """
+        for name in params:
+            _refuse_routed(name, type(self))
+        return super().set_params(**params)
+
     # -- fitting -------------------------------------------------------------------
     #
     # The path of a fit, top-down: fit / partial_fit -> _validate_fit (the data,
@@ -321,6 +347,7 @@ class MNISTClassifier(KerasClassifier):
     # written back into model_). None of scikeras's fit machinery runs: what
     # skmnist uses of scikeras is listed in skmnist._fixes.
 
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
         """Build the network and train it on (X, y).
 
@@ -351,6 +378,7 @@ class MNISTClassifier(KerasClassifier):
             self._fit_loop(X, y, sample_weight, seed, self.epochs, 0, continues=warm)
         return self
 
+    @fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Train for one epoch, building the network on the first call.
 
@@ -375,6 +403,7 @@ class MNISTClassifier(KerasClassifier):
         self._check_params()
         fitted = self.__sklearn_is_fitted__()
         if classes is not None:
+            _check_label_types(classes, "classes")
             classes = np.unique(column_or_1d(classes))
             if fitted and not np.array_equal(classes, self.classes_):
                 raise ValueError(
@@ -393,6 +422,7 @@ class MNISTClassifier(KerasClassifier):
             self._fit_loop(X, y, sample_weight, seed, 1, epoch, continues=True)
         return self
 
+    @fit_context(prefer_skip_nested_validation=True)
     def initialize(self, X, y):
         """Build the network for (X, y) without training it.
 
@@ -418,8 +448,11 @@ class MNISTClassifier(KerasClassifier):
         return self
 
     def _check_params(self):
-        """Every parameter checked before any data is touched or Keras built."""
-        self._validate_params()
+        """The checks beyond the parameter constraints, before any data is
+        touched or Keras built; the constraints are checked by ``fit_context``
+        (once per fit, on partial_fit's first call, and not at all under
+        ``sklearn.config_context(skip_parameter_validation=True)``)."""
+        _check_dtype_policy()
         check_activation(self.activation)
         make_optimizer(self.optimizer, self.learning_rate)
         for callback in self.callbacks or []:
@@ -450,6 +483,7 @@ class MNISTClassifier(KerasClassifier):
                 f"{type(self).__name__} requires y to be passed, but the target y "
                 "is None."
             )
+        _check_label_types(y, "y")
         reset = classes is None if reset is None else reset
         X, y = validate_data(
             self, X, y, reset=reset, dtype=np.float32, accept_sparse=False
@@ -516,6 +550,7 @@ class MNISTClassifier(KerasClassifier):
         self.classes_ = classes
         self.n_classes_ = len(classes)
         self.target_type_ = type_of_target(classes)
+        self._check_memory()
         model = build_mlp(
             self.n_features_in_,
             self.n_classes_,
@@ -534,6 +569,29 @@ class MNISTClassifier(KerasClassifier):
             )
             optimizer.build(model.trainable_variables)
         self.model_ = model
+
+    def _check_memory(self):
+        """Refuse, before building it, a network that cannot fit in memory.
+
+        Training holds each parameter about 4 times in float32 (the weight, its
+        gradient and up to two optimizer slots): a network whose parameters
+        need more than the machine's physical memory would end in an allocation
+        error deep in Keras, after the data was loaded.
+        """
+        n_params = _n_parameters(
+            self.n_features_in_, self.n_classes_, self.hidden_size, self.n_hidden_layers
+        )
+        needed = n_params * 4 * 4
+        available = _physical_memory()
+        if available is not None and needed > available:
+            raise NetworkTooLarge(
+                f"hidden_size={self.hidden_size} with n_hidden_layers="
+                f"{self.n_hidden_layers} and {self.n_features_in_} features makes "
+                f"a network of {n_params:,} parameters, which needs about "
+                f"{needed / 1e9:,.1f} GB of memory to train, more than this "
+                f"machine's {available / 1e9:,.1f} GB. Lower hidden_size (or "
+                "n_hidden_layers)."
+            )
 
     def _fit_loop(self, X, y, sample_weight, seed, epochs, initial_epoch, continues):
         """Train ``model_`` for ``epochs`` epochs; ``history_`` and ``n_iter_`` follow.
@@ -722,6 +780,111 @@ class MNISTClassifier(KerasClassifier):
         """
         proba = self.predict_proba(X)
         return self.classes_[proba.argmax(axis=1)]
+
+
+class NetworkTooLarge(UserError, ValueError):
+    """A network whose parameters alone would not fit in memory to train."""
+
+
+class UnsupportedDtypePolicy(UserError, ValueError):
+    """Keras's global dtype policy is one the network does not train in."""
+
+
+def _check_dtype_policy():
+    """Refuse a global Keras dtype policy or float type other than float32.
+
+    The network, its compiled steps and model files are float32 throughout; a
+    process-wide ``keras.config.set_dtype_policy("mixed_bfloat16")`` would build
+    layers that compute in another type, and TensorFlow's errors would follow.
+    """
+    policy = keras.config.dtype_policy().name
+    floatx = keras.config.floatx()
+    if policy != "float32" or floatx != "float32":
+        raise UnsupportedDtypePolicy(
+            f"Keras's global dtype policy is {policy!r} (floatx {floatx!r}), but "
+            "skmnist trains and predicts in float32 only: call "
+            "keras.config.set_dtype_policy('float32') (and "
+            "keras.config.set_floatx('float32')) before fitting."
+        )
+
+
+def _check_label_types(labels, name):
+    """Refuse labels that mix strings and numbers, before NumPy sorts them
+    (an error) or turns the numbers into strings (a list: silently)."""
+    dtype = getattr(labels, "dtype", None)
+    if dtype is not None and getattr(dtype, "kind", "O") != "O":
+        return  # one NumPy type
+    values = np.asarray(labels, dtype=object).ravel().tolist()
+    strings = {type(v).__name__ for v in values if isinstance(v, str)}
+    numbers = {type(v).__name__ for v in values if isinstance(v, Real)}
+    if strings and numbers:
+        raise ValueError(
+            f"{name} mixes label types ({' and '.join(sorted(strings | numbers))}): "
+            "labels must all be of one type to be sorted into classes. Convert "
+            f"them first, e.g. {name} = np.asarray({name}, dtype=str)."
+        )
+
+
+def _n_parameters(n_features, n_classes, hidden_size, n_hidden_layers):
+    """The number of weights and biases of the network build_mlp makes."""
+    widths = [n_features] + [hidden_size] * n_hidden_layers + [n_classes]
+    return sum((a + 1) * b for a, b in zip(widths[:-1], widths[1:], strict=True))
+
+
+def _physical_memory():
+    """The machine's physical memory in bytes, or None where unknown."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):  # not POSIX
+        return None
+
+
+# What a routed parameter of scikeras (prefix__name) is here, by its name.
+_ROUTED_TO = {
+    "learning_rate": "learning_rate",
+    "lr": "learning_rate",
+    "batch_size": "batch_size",
+    "epochs": "epochs",
+    "validation_split": "validation_split",
+    "shuffle": "shuffle",
+    "class_weight": "class_weight",
+    "callbacks": "callbacks",
+    "verbose": "verbose",
+    "jit_compile": "jit_compile",
+    "steps_per_execution": "steps_per_execution",
+}
+# scikeras's routing prefixes (BaseWrapper._routing_prefixes), and callbacks,
+# whose list has no parameters of its own to set.
+_ROUTING_PREFIXES = ("model", "fit", "compile", "predict", "optimizer", "loss")
+_ROUTING_PREFIXES += ("metrics", "callbacks")
+
+
+def _refuse_routed(name, cls):
+    """Refuse scikeras's routed parameter `name` (``prefix__param``), naming
+    the parameter of `cls` that holds the setting, if one does.
+
+    Honouring both would give one setting two names, one of them unseen by
+    ``get_params``, ``clone`` and model files.
+    """
+    prefix, routed, param = name.partition("__")
+    if not routed or prefix not in _ROUTING_PREFIXES:
+        return
+    params = cls._get_param_names()
+    target = "callbacks" if prefix == "callbacks" else _ROUTED_TO.get(param)
+    if target is None and param in params:
+        target = param  # model__hidden_size
+    if target is not None:
+        use = f"use {target}=... instead"
+    else:
+        use = f"{cls.__name__}'s parameters are {', '.join(params)}"
+    extra = ""
+    if prefix == "optimizer":
+        extra = " (or optimizer=keras.optimizers.Adam(...) for other settings)"
+    raise InvalidParameterError(
+        f"{cls.__name__} does not take scikeras's routed parameter {name}: each "
+        f"setting has one parameter, which get_params, clone and model files "
+        f"keep; {use}{extra}."
+    )
 
 
 def _draw_seed(random_state):
