@@ -10,9 +10,6 @@ import contextlib
 import dataclasses
 import math
 import numbers
-import os
-import sys
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -23,7 +20,6 @@ from sklearn.utils import ClassifierTags, check_random_state
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from .._errors import UserError
 from .._fixes import (
     Interval,
     InvalidParameterError,
@@ -34,6 +30,13 @@ from .._fixes import (
 )
 from ..engine import _compiled, _resume, _training
 from ..engine._build import build_mlp, check_activation, make_optimizer, optimizer_key
+from ..images._arrays import PREDICTS_WELL, as_rows, warn_if_unscaled
+from ._checks import (
+    check_dtype_policy,
+    check_label_types,
+    check_memory,
+    refuse_routed,
+)
 
 __all__ = ["MNISTClassifier"]
 
@@ -44,8 +47,6 @@ __all__ = ["MNISTClassifier"]
 # 6,000 rows through a 64-unit network: shorter epochs gain too little to repay
 # it over a few dozen fits.
 _XLA_MIN_EPOCH_WORK = 2e8
-# Training inputs larger than this are almost surely unscaled (pixels are 0-255).
-_LARGE_INPUT = 100.0
 
 
 class MNISTClassifier(KerasClassifier):
@@ -335,7 +336,7 @@ class MNISTClassifier(KerasClassifier):
             This estimator.
         """
         for name in params:
-            _refuse_routed(name, type(self))
+            refuse_routed(name, type(self))
         return super().set_params(**params)
 
     # -- fitting -------------------------------------------------------------------
@@ -403,7 +404,7 @@ class MNISTClassifier(KerasClassifier):
         self._check_params()
         fitted = self.__sklearn_is_fitted__()
         if classes is not None:
-            _check_label_types(classes, "classes")
+            check_label_types(classes, "classes")
             classes = np.unique(column_or_1d(classes))
             if fitted and not np.array_equal(classes, self.classes_):
                 raise ValueError(
@@ -452,7 +453,7 @@ class MNISTClassifier(KerasClassifier):
         touched or Keras built; the constraints are checked by ``fit_context``
         (once per fit, on partial_fit's first call, and not at all under
         ``sklearn.config_context(skip_parameter_validation=True)``)."""
-        _check_dtype_policy()
+        check_dtype_policy()
         check_activation(self.activation)
         make_optimizer(self.optimizer, self.learning_rate)
         for callback in self.callbacks or []:
@@ -483,8 +484,9 @@ class MNISTClassifier(KerasClassifier):
                 f"{type(self).__name__} requires y to be passed, but the target y "
                 "is None."
             )
-        _check_label_types(y, "y")
+        check_label_types(y, "y")
         reset = classes is None if reset is None else reset
+        X = as_rows(X, type(self).__name__, np.float32)
         X, y = validate_data(
             self, X, y, reset=reset, dtype=np.float32, accept_sparse=False
         )
@@ -508,7 +510,9 @@ class MNISTClassifier(KerasClassifier):
                 f"{type(self).__name__} needs samples of at least 2 classes in "
                 f"the data, but the data contains only one class: {classes[0]!r}."
             )
-        self._warn_if_large(X, "trains well only on inputs of about unit scale")
+        warn_if_unscaled(
+            X, type(self).__name__, "trains well only on inputs of about unit scale"
+        )
         return X, y.astype(np.int32), classes
 
     def _weights(self, X, y, classes, sample_weight):
@@ -550,7 +554,9 @@ class MNISTClassifier(KerasClassifier):
         self.classes_ = classes
         self.n_classes_ = len(classes)
         self.target_type_ = type_of_target(classes)
-        self._check_memory()
+        check_memory(
+            self.n_features_in_, self.n_classes_, self.hidden_size, self.n_hidden_layers
+        )
         model = build_mlp(
             self.n_features_in_,
             self.n_classes_,
@@ -569,29 +575,6 @@ class MNISTClassifier(KerasClassifier):
             )
             optimizer.build(model.trainable_variables)
         self.model_ = model
-
-    def _check_memory(self):
-        """Refuse, before building it, a network that cannot fit in memory.
-
-        Training holds each parameter about 4 times in float32 (the weight, its
-        gradient and up to two optimizer slots): a network whose parameters
-        need more than the machine's physical memory would end in an allocation
-        error deep in Keras, after the data was loaded.
-        """
-        n_params = _n_parameters(
-            self.n_features_in_, self.n_classes_, self.hidden_size, self.n_hidden_layers
-        )
-        needed = n_params * 4 * 4
-        available = _physical_memory()
-        if available is not None and needed > available:
-            raise NetworkTooLarge(
-                f"hidden_size={self.hidden_size} with n_hidden_layers="
-                f"{self.n_hidden_layers} and {self.n_features_in_} features makes "
-                f"a network of {n_params:,} parameters, which needs about "
-                f"{needed / 1e9:,.1f} GB of memory to train, more than this "
-                f"machine's {available / 1e9:,.1f} GB. Lower hidden_size (or "
-                "n_hidden_layers)."
-            )
 
     def _fit_loop(self, X, y, sample_weight, seed, epochs, initial_epoch, continues):
         """Train ``model_`` for ``epochs`` epochs; ``history_`` and ``n_iter_`` follow.
@@ -709,22 +692,6 @@ class MNISTClassifier(KerasClassifier):
         train.sort()
         return train, val
 
-    def _warn_if_large(self, X, what):
-        """Warn when X reaches far outside unit scale (raw 0-255 pixels)."""
-        if not X.size:
-            return
-        # Two passes without a temporary array: |X|.max() would copy X.
-        largest = max(float(X.max()), -float(X.min()))
-        if largest > _LARGE_INPUT:
-            warnings.warn(
-                f"X has values as large as {largest:.4g}, but "
-                f"{type(self).__name__} {what}: divide pixel values by 255 "
-                "(skmnist.FlattenScaler does), or standardize features "
-                "(StandardScaler).",
-                UserWarning,
-                stacklevel=_caller_stacklevel(),
-            )
-
     # -- prediction ----------------------------------------------------------------
 
     def predict_proba(self, X):
@@ -751,10 +718,11 @@ class MNISTClassifier(KerasClassifier):
         # of this architecture, rather than Keras's predict(), which traces a new
         # function per model and costs more than the network on MNIST-sized input.
         check_is_fitted(self)
+        X = as_rows(X, type(self).__name__, np.float32)
         X = validate_data(self, X, reset=False, dtype=np.float32, accept_sparse=False)
         # The network's inputs were of about unit scale (fit warned otherwise):
         # rows of raw 0-255 pixels would be read wrong without a word.
-        self._warn_if_large(X, "predicts well only on inputs of about unit scale")
+        warn_if_unscaled(X, type(self).__name__, PREDICTS_WELL)
         predictor = _compiled.predictor(_compiled.NetworkSpec.of(self.model_))
         return predictor.predict_proba(self.model_, X)
 
@@ -782,111 +750,6 @@ class MNISTClassifier(KerasClassifier):
         return self.classes_[proba.argmax(axis=1)]
 
 
-class NetworkTooLarge(UserError, ValueError):
-    """A network whose parameters alone would not fit in memory to train."""
-
-
-class UnsupportedDtypePolicy(UserError, ValueError):
-    """Keras's global dtype policy is one the network does not train in."""
-
-
-def _check_dtype_policy():
-    """Refuse a global Keras dtype policy or float type other than float32.
-
-    The network, its compiled steps and model files are float32 throughout; a
-    process-wide ``keras.config.set_dtype_policy("mixed_bfloat16")`` would build
-    layers that compute in another type, and TensorFlow's errors would follow.
-    """
-    policy = keras.config.dtype_policy().name
-    floatx = keras.config.floatx()
-    if policy != "float32" or floatx != "float32":
-        raise UnsupportedDtypePolicy(
-            f"Keras's global dtype policy is {policy!r} (floatx {floatx!r}), but "
-            "skmnist trains and predicts in float32 only: call "
-            "keras.config.set_dtype_policy('float32') (and "
-            "keras.config.set_floatx('float32')) before fitting."
-        )
-
-
-def _check_label_types(labels, name):
-    """Refuse labels that mix strings and numbers, before NumPy sorts them
-    (an error) or turns the numbers into strings (a list: silently)."""
-    dtype = getattr(labels, "dtype", None)
-    if dtype is not None and getattr(dtype, "kind", "O") != "O":
-        return  # one NumPy type
-    values = np.asarray(labels, dtype=object).ravel().tolist()
-    strings = {type(v).__name__ for v in values if isinstance(v, str)}
-    numbers = {type(v).__name__ for v in values if isinstance(v, Real)}
-    if strings and numbers:
-        raise ValueError(
-            f"{name} mixes label types ({' and '.join(sorted(strings | numbers))}): "
-            "labels must all be of one type to be sorted into classes. Convert "
-            f"them first, e.g. {name} = np.asarray({name}, dtype=str)."
-        )
-
-
-def _n_parameters(n_features, n_classes, hidden_size, n_hidden_layers):
-    """The number of weights and biases of the network build_mlp makes."""
-    widths = [n_features] + [hidden_size] * n_hidden_layers + [n_classes]
-    return sum((a + 1) * b for a, b in zip(widths[:-1], widths[1:], strict=True))
-
-
-def _physical_memory():
-    """The machine's physical memory in bytes, or None where unknown."""
-    try:
-        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (AttributeError, ValueError, OSError):  # not POSIX
-        return None
-
-
-# What a routed parameter of scikeras (prefix__name) is here, by its name.
-_ROUTED_TO = {
-    "learning_rate": "learning_rate",
-    "lr": "learning_rate",
-    "batch_size": "batch_size",
-    "epochs": "epochs",
-    "validation_split": "validation_split",
-    "shuffle": "shuffle",
-    "class_weight": "class_weight",
-    "callbacks": "callbacks",
-    "verbose": "verbose",
-    "jit_compile": "jit_compile",
-    "steps_per_execution": "steps_per_execution",
-}
-# scikeras's routing prefixes (BaseWrapper._routing_prefixes), and callbacks,
-# whose list has no parameters of its own to set.
-_ROUTING_PREFIXES = ("model", "fit", "compile", "predict", "optimizer", "loss")
-_ROUTING_PREFIXES += ("metrics", "callbacks")
-
-
-def _refuse_routed(name, cls):
-    """Refuse scikeras's routed parameter `name` (``prefix__param``), naming
-    the parameter of `cls` that holds the setting, if one does.
-
-    Honouring both would give one setting two names, one of them unseen by
-    ``get_params``, ``clone`` and model files.
-    """
-    prefix, routed, param = name.partition("__")
-    if not routed or prefix not in _ROUTING_PREFIXES:
-        return
-    params = cls._get_param_names()
-    target = "callbacks" if prefix == "callbacks" else _ROUTED_TO.get(param)
-    if target is None and param in params:
-        target = param  # model__hidden_size
-    if target is not None:
-        use = f"use {target}=... instead"
-    else:
-        use = f"{cls.__name__}'s parameters are {', '.join(params)}"
-    extra = ""
-    if prefix == "optimizer":
-        extra = " (or optimizer=keras.optimizers.Adam(...) for other settings)"
-    raise InvalidParameterError(
-        f"{cls.__name__} does not take scikeras's routed parameter {name}: each "
-        f"setting has one parameter, which get_params, clone and model files "
-        f"keep; {use}{extra}."
-    )
-
-
 def _draw_seed(random_state):
     """An int seed for this fit from a scikit-learn ``random_state``, or None.
 
@@ -900,20 +763,6 @@ def _draw_seed(random_state):
         return int(random_state)
     rng = check_random_state(random_state)
     return int(rng.randint(np.iinfo(np.int32).max))
-
-
-def _caller_stacklevel():
-    """The warnings stacklevel of the nearest frame outside the libraries.
-
-    So that a warning raised deep in a fit (through scikeras, maybe a Pipeline)
-    points at the user's own line.
-    """
-    frame, level = sys._getframe(1), 1
-    while frame is not None and frame.f_globals.get("__name__", "").partition(".")[
-        0
-    ] in ("skmnist", "scikeras", "sklearn"):
-        frame, level = frame.f_back, level + 1
-    return level
 
 
 def _check_class_weight(class_weight, classes):

@@ -14,6 +14,7 @@ import math
 import numpy as np
 
 from .._errors import UserError
+from ..images._arrays import PREDICTS_WELL, warn_if_unscaled
 from ..images._pixels import validate_rows
 from ._reader import file_errors, read_model_file, require
 
@@ -22,6 +23,8 @@ __all__ = ["MNISTPredictor", "load_predictor"]
 # Rows per pass through the network: the activations of one pass take
 # 8192 x hidden_size floats (16 MiB a layer at 512 units), whatever the input.
 _CHUNK = 8192
+# What a bare classifier's messages call it, as the full model's do.
+_CLASSIFIER = "MNISTClassifier"
 
 
 def _erf(x):
@@ -293,8 +296,10 @@ class MNISTPredictor:
         if self.scaler_ is not None:
             X = self.scaler_.transform(X)
         else:
+            # Checked, refused and warned about as the saved classifier does.
             names = getattr(self, "feature_names_in_", None)
-            X = validate_rows(X, type(self).__name__, self.n_features_in_, names)
+            X = validate_rows(X, _CLASSIFIER, self.n_features_in_, names, np.float32)
+            warn_if_unscaled(X, _CLASSIFIER, PREDICTS_WELL)
         X = np.ascontiguousarray(X, dtype=np.float32)
         proba = np.empty((len(X), self.n_classes_), dtype=np.float32)
         layers = list(zip(self.coefs_, self.intercepts_, strict=True))
