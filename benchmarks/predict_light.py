@@ -42,7 +42,7 @@ import numpy as np  # noqa: E402
 # The command line as a child; with "full", its model loaded as before.
 _CLI = (
     "import sys\n"
-    "import skmnist.modelfile._image_model as m\n"
+    "import skmnist._frontend as m\n"
     "if sys.argv[1] == 'full':\n"
     "    load = m.load_image_model\n"
     "    m.load_image_model = lambda p, allow_pickle, light=False: load(\n"

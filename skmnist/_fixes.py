@@ -1,10 +1,15 @@
 """Every private name of another library that skmnist relies on, and why.
 
 In the manner of Keras's ``keras/src/wrappers/fixes.py``: each borrowed name is
-imported or wrapped here, with what it is for and when it can go, so that the
-rest of skmnist uses only public names of scikit-learn, scikeras, Keras and
-TensorFlow. Importing this module imports scikit-learn only (Keras on first use
-of :func:`stable_keras_names`).
+listed here, with what it is for and when it can go, and imported or wrapped here
+where that costs no import the caller would not make anyway, so that the rest of
+skmnist uses only public names of scikit-learn, scikeras, Keras, TensorFlow and
+Python. :data:`BORROWED` holds the same names as ``module:attribute`` strings:
+``tests/test_fixes.py`` checks that each exists in the installed versions, that
+each is named here, and that every private name of another library found in
+``skmnist/`` is among them. The libraries that lend a name are bounded above in
+``pyproject.toml`` by the newest version CI tests. Importing this module imports
+scikit-learn only (Keras on first use of :func:`stable_keras_names`).
 
 scikit-learn
 ------------
@@ -22,6 +27,12 @@ scikit-learn
 - ``BaseEstimator._get_param_names`` (:func:`get_param_names`): parameters
   listed from the ``__init__`` signature, which scikeras replaces with a reading
   of ``__dict__``. Can go when scikeras stops overriding it.
+- ``BaseEstimator._validate_params``: checks the constraints above; called by
+  ``MNISTClassifier._check_params`` and by :mod:`skmnist.modelfile._persistence`
+  on the ``Pipeline`` and ``FlattenScaler`` that a model file restores without
+  fitting, so that a file's parameters get the error a fit would give. A method
+  of the caller's own object, called where it is used (a wrapper here would only
+  rename it). Can go when scikit-learn validates parameters publicly.
 
 scikeras
 --------
@@ -32,20 +43,46 @@ feature encoders, ``_validate_sample_weight``): its own ``fit`` reads top-down i
 :mod:`skmnist.estimator._classifier`. What still runs of scikeras, and why:
 
 - ``BaseWrapper.get_params`` / ``set_params``: parameters, with scikeras's routed
-  ``prefix__name`` parameters; ``_get_param_names`` is replaced by
+  ``prefix__name`` parameters; ``BaseWrapper._get_param_names`` is replaced by
   :func:`get_param_names`, since scikeras reads ``__dict__``.
 - ``BaseWrapper.__sklearn_tags__``: completed in ``MNISTClassifier``'s own.
-- Importing scikeras makes Keras models and optimizers picklable (it sets their
-  ``__reduce__``), which ``joblib.dump`` of a fitted estimator needs.
+- Importing scikeras makes Keras models and optimizers picklable: it sets their
+  ``__reduce__`` to ``scikeras._saving_utils``'s ``pack_keras_model`` and
+  ``pack_keras_optimizer``, which ``joblib.dump`` of a fitted estimator needs.
+  Can go when Keras pickles them itself.
 
 Keras
 -----
-- ``keras.src.backend.common.global_state`` (:func:`stable_keras_names`): the
-  thread-local counters behind Keras's generated names.
+- ``keras.src.backend.common.global_state`` (``get_global_attribute``,
+  ``set_global_attribute``; :func:`stable_keras_names`): the thread-local
+  counters behind Keras's generated names.
+
+uvicorn
+-------
+- ``uvicorn.protocols.http.h11_impl.H11Protocol``, subclassed by
+  :class:`skmnist.serve._protocol.GuardedH11Protocol` for a request deadline and
+  eviction at the connection limit. It overrides the asyncio protocol hooks
+  (``connection_made``, ``connection_lost``, ``data_received``) and uvicorn's
+  own ``on_response_complete`` and ``shutdown``, and reads the instance
+  attributes ``conn`` (the ``h11.Connection``: ``their_state`` is h11's public
+  API), ``transport``, ``loop``, ``limit_concurrency`` and ``connections``
+  (the server's shared set, whose size uvicorn compares with
+  ``limit_concurrency`` to answer 503; an evicted connection is discarded from
+  it at once). Imported in :mod:`skmnist.serve._protocol` itself, not here: it
+  needs uvicorn, which only ``skmnist serve`` may import, and the subclass's
+  uses of the attributes cannot move here anyway. Can go when uvicorn bounds the
+  time a request may take to arrive and makes room at its connection limit.
+
+Python
+------
+- ``sys._getframe`` (:func:`caller_stacklevel`): the stack walked to point a
+  warning at the user's own line. CPython and PyPy have it. Can go when the
+  lowest Python is 3.12: ``warnings.warn(skip_file_prefixes=...)`` does this.
 """
 
 import collections
 import contextlib
+import sys
 
 from sklearn.base import BaseEstimator
 from sklearn.base import _fit_context as fit_context
@@ -60,17 +97,66 @@ from sklearn.utils.validation import (
 )
 
 __all__ = [
+    "BORROWED",
     "Interval",
     "InvalidParameterError",
     "Options",
     "StrOptions",
+    "caller_stacklevel",
     "check_feature_names_in",
     "fit_context",
     "get_param_names",
     "stable_keras_names",
 ]
 
+# The names above, as "module:attribute" (checked by tests/test_fixes.py).
+BORROWED = (
+    "sklearn.utils._param_validation:Interval",
+    "sklearn.utils._param_validation:Options",
+    "sklearn.utils._param_validation:StrOptions",
+    "sklearn.utils._param_validation:InvalidParameterError",
+    "sklearn.base:_fit_context",
+    "sklearn.utils.validation:_check_feature_names_in",
+    "sklearn.base:BaseEstimator._get_param_names",
+    "sklearn.base:BaseEstimator._validate_params",
+    "scikeras.wrappers:BaseWrapper._get_param_names",
+    "scikeras.wrappers:BaseWrapper.__sklearn_tags__",
+    "scikeras._saving_utils:pack_keras_model",
+    "scikeras._saving_utils:pack_keras_optimizer",
+    "keras.src.backend.common.global_state:get_global_attribute",
+    "keras.src.backend.common.global_state:set_global_attribute",
+    "uvicorn.protocols.http.h11_impl:H11Protocol",
+    "uvicorn.protocols.http.h11_impl:H11Protocol.connection_made",
+    "uvicorn.protocols.http.h11_impl:H11Protocol.connection_lost",
+    "uvicorn.protocols.http.h11_impl:H11Protocol.data_received",
+    "uvicorn.protocols.http.h11_impl:H11Protocol.on_response_complete",
+    "uvicorn.protocols.http.h11_impl:H11Protocol.shutdown",
+    "uvicorn.protocols.http.h11_impl:H11Protocol().conn",
+    "uvicorn.protocols.http.h11_impl:H11Protocol().transport",
+    "uvicorn.protocols.http.h11_impl:H11Protocol().loop",
+    "uvicorn.protocols.http.h11_impl:H11Protocol().limit_concurrency",
+    "uvicorn.protocols.http.h11_impl:H11Protocol().connections",
+    "sys:_getframe",
+)
+
 get_param_names = BaseEstimator._get_param_names.__func__
+
+
+def caller_stacklevel():
+    """The warnings stacklevel of the nearest frame outside the libraries.
+
+    So that a warning raised deep in a fit (through scikeras, maybe a Pipeline)
+    points at the user's own line: pass it as ``warnings.warn(...,
+    stacklevel=caller_stacklevel())``. Frames of skmnist, scikeras and
+    scikit-learn are skipped. Python >= 3.12 does this with
+    ``warnings.warn(skip_file_prefixes=...)``, without ``sys._getframe``.
+    """
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_globals.get("__name__", "").partition(".")[
+        0
+    ] in ("skmnist", "scikeras", "sklearn"):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 @contextlib.contextmanager

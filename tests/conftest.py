@@ -3,6 +3,12 @@
 Real-MNIST tests read the data set through ``SKMNIST_DATA_HOME`` (``.ci/run`` points
 it at ``../shared/data``). They fail, never skip, when it is missing: a green run
 must mean the real-data checks ran.
+
+The small-fit settings that test modules share (``FAST``, ``SMALL_NETWORK``) are
+constants, not fixtures: they live in ``tests/_settings.py``, imported as
+``from _settings import FAST`` (pytest puts ``tests/`` on ``sys.path``, as for
+the ``_serve_server`` and ``_http_server`` helpers), and a module's own variant
+is derived from them where it is defined.
 """
 
 import os

@@ -1,4 +1,7 @@
-"""MNISTClassifier as a scikit-learn classifier: API, validation, seeding, history."""
+"""MNISTClassifier as a scikit-learn classifier: API, validation, seeding, weights.
+
+The epoch loop (history_, n_iter_, early stopping, callbacks) is tested in
+test_training.py."""
 
 import subprocess
 import sys
@@ -8,6 +11,7 @@ import keras
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from _settings import FAST
 from scikeras.wrappers import KerasClassifier
 from sklearn.base import clone, is_classifier
 from sklearn.exceptions import NotFittedError
@@ -16,8 +20,6 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold, check_cv
 from sklearn.utils._param_validation import InvalidParameterError
 
 from skmnist import MNISTClassifier, set_resumable_fits
-
-FAST = dict(hidden_size=16, epochs=3, batch_size=32)
 
 
 def _fit(X, y, **params):
@@ -314,57 +316,6 @@ def test_data_sorted_by_class_still_validates_on_every_class():
     assert clf.history_["val_accuracy"][-1] == 1.0
 
 
-def test_training_is_keras_training():
-    """One epoch of skmnist's compiled loop is Model.fit's epoch, step for step."""
-    rng = np.random.RandomState(0)
-    X = rng.rand(300, 12).astype(np.float32)  # 300 rows: the last batch is short
-    y = rng.randint(0, 3, 300)
-    clf = MNISTClassifier(
-        hidden_size=16,
-        epochs=2,
-        batch_size=64,
-        validation_split=0.0,
-        shuffle=False,
-        warm_start=True,
-        jit_compile=False,
-        random_state=0,
-    )
-    clf.initialize(X, y)  # scikeras: build the network without training it
-    start = clf.model_.get_weights()
-    weights = np.linspace(0.5, 2.0, 300)
-    clf.fit(X, y, sample_weight=weights)
-
-    reference = keras.Sequential(
-        [
-            keras.Input((12,)),
-            keras.layers.Dense(16, activation="relu"),
-            keras.layers.Dense(16, activation="relu"),
-            keras.layers.Dense(3, activation="softmax"),
-        ]
-    )
-    reference.set_weights(start)
-    reference.compile(
-        optimizer=keras.optimizers.Adam(1e-3),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    history = reference.fit(
-        X,
-        y,
-        sample_weight=weights,
-        batch_size=64,
-        epochs=2,
-        shuffle=False,
-        verbose=0,
-    ).history
-    for ours, theirs in zip(
-        clf.model_.get_weights(), reference.get_weights(), strict=True
-    ):
-        np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-6)
-    np.testing.assert_allclose(clf.history_["loss"], history["loss"], rtol=1e-4)
-    np.testing.assert_allclose(clf.history_["accuracy"], history["accuracy"], rtol=1e-6)
-
-
 def test_sample_weights_reach_training(blobs):
     X, y = blobs
     weights = np.where(y == "a", 10.0, 0.1)
@@ -419,48 +370,6 @@ def test_too_few_samples_for_the_split(blobs):
     assert "val_loss" not in clf.history_
 
 
-def test_history_and_n_iter(blobs):
-    X, y = blobs
-    clf = _fit(X, y, epochs=4)
-    assert set(clf.history_) == {"loss", "accuracy", "val_loss", "val_accuracy"}
-    assert all(len(v) == 4 for v in clf.history_.values())
-    assert all(isinstance(v, float) for v in clf.history_["loss"])
-    assert clf.n_iter_ == 4
-    assert not hasattr(clf, "best_epoch_")
-
-
-def test_early_stopping_stops_and_restores_best_epoch():
-    rng = np.random.RandomState(0)
-    X = rng.rand(200, 20).astype(np.float32)
-    y = rng.randint(0, 2, 200)  # random labels: validation loss soon rises
-    weights_after_epoch = []
-    recorder = keras.callbacks.LambdaCallback(
-        on_epoch_end=lambda epoch, logs: weights_after_epoch.append(
-            recorder.model.get_weights()
-        )
-    )
-    clf = MNISTClassifier(
-        hidden_size=64,
-        epochs=200,
-        learning_rate=0.01,
-        validation_split=0.3,
-        early_stopping=True,
-        patience=3,
-        random_state=0,
-        callbacks=[recorder],
-    ).fit(X, y)
-    assert clf.n_iter_ < 200
-    val_loss = clf.history_["val_loss"]
-    assert clf.best_epoch_ == int(np.argmin(val_loss))
-    assert clf.n_iter_ == clf.best_epoch_ + 1 + 3
-    # the model holds the weights of the best epoch, not of the last one
-    for restored, best in zip(
-        clf.model_.get_weights(), weights_after_epoch[clf.best_epoch_], strict=True
-    ):
-        np.testing.assert_array_equal(restored, best)
-    assert not np.array_equal(clf.model_.get_weights()[0], weights_after_epoch[-1][0])
-
-
 def test_early_stopping_needs_a_validation_split(blobs):
     X, y = blobs
     with pytest.raises(ValueError, match="early_stopping=True needs held-out data"):
@@ -507,14 +416,6 @@ def test_verbose_shows_keras_progress(blobs, capfd):
     _fit(X, y, epochs=1, verbose=1)
     out = capfd.readouterr().out
     assert "/step" in out and "val_accuracy" in out
-
-
-def test_callbacks_are_called(blobs):
-    X, y = blobs
-    seen = []
-    logger = keras.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: seen.append(e))
-    _fit(X, y, epochs=3, callbacks=[logger])
-    assert seen == [0, 1, 2]
 
 
 def test_clone_keeps_parameters_not_fit():

@@ -3,6 +3,7 @@ itself: the estimator is left exactly as it was before the call."""
 
 import warnings
 
+import _settings
 import keras
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ from skmnist import FlattenScaler, MNISTClassifier
 from skmnist._errors import UserError
 from skmnist._fixes import InvalidParameterError
 
-FAST = dict(hidden_size=16, epochs=3, batch_size=32, random_state=0)
+FAST = {**_settings.FAST, "random_state": 0}
 
 
 class TrainingRecorder(keras.callbacks.Callback):

@@ -856,16 +856,21 @@ def test_console_script_help(skmnist_command):
         assert command in result.stdout
 
 
-def test_help_and_fetch_start_no_deep_learning_runtime():
-    # Only train's help reads the classifier's defaults, which imports Keras.
+def test_every_help_starts_no_deep_learning_runtime():
+    """Help is text: no command's --help imports TensorFlow, Keras, scikit-learn
+    or matplotlib (train's help shows the classifier's defaults from their table)."""
     script = (
         "import contextlib, io, sys\n"
         "import skmnist.__main__\n"
         "from skmnist.cli import main\n"
-        "for argv in (['--help'], ['fetch', '--help'], ['predict', '--help']):\n"
+        "from skmnist.cli._main import COMMANDS\n"
+        "names = [c.__name__.rpartition('.')[2] for c in COMMANDS]\n"
+        "assert 'train' in names, names\n"
+        "for argv in [['--help']] + [[name, '--help'] for name in names]:\n"
         "    with contextlib.redirect_stdout(io.StringIO()):\n"
         "        assert main(argv) == 0\n"
-        "print(sorted(m for m in ('tensorflow', 'keras', 'matplotlib', 'PIL') "
+        "print(sorted(m for m in ('tensorflow', 'keras', 'sklearn', 'matplotlib', "
+        "'PIL') "
         "if m in sys.modules))"
     )
     result = subprocess.run(
@@ -873,6 +878,20 @@ def test_help_and_fetch_start_no_deep_learning_runtime():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_train_help_shows_the_classifiers_own_defaults(capsys):
+    from skmnist import MNISTClassifier
+    from skmnist.cli.train import MODEL_OPTIONS
+
+    status, out, _ = run_main(capsys, "train", "--help")
+    assert status == 0
+    text = " ".join(out.split())
+    defaults = MNISTClassifier().get_params()
+    for name in MODEL_OPTIONS:
+        flag = "--" + name.replace("_", "-")
+        assert flag in text
+        assert f"(default: {defaults[name]})" in text, name
 
 
 # -- user mistakes: one line each, never a traceback -------------------------------

@@ -10,13 +10,14 @@ import sys
 import textwrap
 import threading
 
+import _settings
 import keras
 import numpy as np
 import pytest
 
 from skmnist import MNISTClassifier, clear_compiled_networks, load_mnist_sample
 
-FAST = dict(hidden_size=16, epochs=2, batch_size=32)
+FAST = {**_settings.FAST, "epochs": 2}
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,7 @@ import textwrap
 import warnings
 import zipfile
 
+import _settings
 import joblib
 import keras
 import numpy as np
@@ -46,9 +47,12 @@ from skmnist import (
 )
 
 # Tiny fits: no validation split unless a test needs one.
-FAST = dict(
-    hidden_size=16, epochs=1, batch_size=32, learning_rate=0.01, validation_split=0.0
-)
+FAST = {
+    **_settings.FAST,
+    "epochs": 1,
+    "learning_rate": 0.01,
+    "validation_split": 0.0,
+}
 
 
 def _data(labels, n_per_class=20, n_features=8, seed=0):

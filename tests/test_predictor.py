@@ -8,6 +8,7 @@ import textwrap
 
 import numpy as np
 import pytest
+from _settings import FAST
 from numpy.testing import assert_allclose, assert_array_equal
 from test_backends import _python
 
@@ -30,7 +31,7 @@ ACTIVATIONS = [
     "sparse_plus", "soft_shrink", "hard_shrink", "exponential", "mish",
     "log_sigmoid", "softmax", "log_softmax",
 ]  # fmt: skip
-SMALL = dict(hidden_size=16, epochs=2, batch_size=32, learning_rate=0.01)
+SMALL = {**FAST, "epochs": 2, "learning_rate": 0.01}
 
 
 def _blobs(labels, n_features=8, seed=0):

@@ -9,6 +9,7 @@ import warnings
 
 import numpy as np
 import pytest
+from _settings import SMALL_NETWORK
 from sklearn.experimental import enable_halving_search_cv  # noqa: F401
 from sklearn.model_selection import (
     GridSearchCV,
@@ -26,7 +27,7 @@ from skmnist import (
 )
 from skmnist.engine import _resume, _training
 
-TINY = dict(hidden_size=16, batch_size=64, random_state=0)
+TINY = {**SMALL_NETWORK, "batch_size": 64, "random_state": 0}
 
 
 @pytest.fixture(autouse=True)

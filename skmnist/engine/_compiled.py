@@ -19,8 +19,8 @@ and writes them back into ``model_`` once at the end; in between, ``model_`` is
 brought up to date only around the end of an epoch whose callbacks may read or
 set the weights (and what they set is loaded back), as Keras's own JAX trainer
 syncs its state only for callbacks. The imports flow one way:
-``_model`` <- ``_batches`` <- ``_backend_tensorflow`` / ``_backend_jax`` <- this
-module (the only importer of the backends) <- ``_classifier``.
+``_build`` <- ``_batches`` <- ``_backend_tensorflow`` / ``_backend_jax`` <- this
+module (the only importer of the backends) <- ``_loop`` (one fit) <- the estimator.
 """
 
 import dataclasses

@@ -121,7 +121,7 @@ def train(
             f"of {epochs} epochs: the model holds the weights reached, and "
             "history_ the finished epochs.",
             UserWarning,
-            stacklevel=4,
+            stacklevel=5,
         )
     except BaseException:
         if progress is not None:

@@ -7,15 +7,13 @@ from ..engine._runtime import keras
 # isort: split
 
 import contextlib
-import dataclasses
-import math
 import numbers
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
 from scikeras.wrappers import KerasClassifier
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.model_selection import train_test_split
 from sklearn.utils import ClassifierTags, check_random_state
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
@@ -24,29 +22,24 @@ from .._fixes import (
     Interval,
     InvalidParameterError,
     StrOptions,
+    caller_stacklevel,
     fit_context,
     get_param_names,
     stable_keras_names,
 )
-from ..engine import _compiled, _resume, _training
-from ..engine._build import build_mlp, check_activation, make_optimizer, optimizer_key
-from ..images._arrays import PREDICTS_WELL, as_rows, warn_if_unscaled
+from ..engine import _compiled
+from ..engine._build import build_mlp, check_activation, make_optimizer
+from ..engine._loop import fit_network
+from ..images._arrays import PREDICTS_WELL, as_rows, unscaled_warning
 from ._checks import (
     check_dtype_policy,
     check_label_types,
     check_memory,
     refuse_routed,
 )
+from ._defaults import DEFAULTS
 
 __all__ = ["MNISTClassifier"]
-
-# XLA saves ~30% of a training epoch on the CPU and costs about a second of
-# compiling, once per network and data size (see skmnist.engine._batches.bucket) in a
-# process: a grid search reuses it across folds and epochs settings. Worth it when
-# an epoch pushes at least this many (training rows x network parameters), e.g.
-# 6,000 rows through a 64-unit network: shorter epochs gain too little to repay
-# it over a few dozen fits.
-_XLA_MIN_EPOCH_WORK = 2e8
 
 
 class MNISTClassifier(KerasClassifier):
@@ -254,25 +247,25 @@ class MNISTClassifier(KerasClassifier):
     # parameters (model, loss, metrics, ...) as attributes that are not ours.
     def __init__(
         self,
-        hidden_size=512,
-        n_hidden_layers=2,
-        activation="relu",
-        dropout=0.0,
-        optimizer="adam",
-        learning_rate=1e-3,
-        epochs=20,
-        batch_size=128,
-        validation_split=0.1,
-        early_stopping=False,
-        patience=5,
-        shuffle=True,
-        class_weight=None,
-        callbacks=None,
-        warm_start=False,
-        random_state=None,
-        verbose=0,
-        jit_compile="auto",
-        steps_per_execution="auto",
+        hidden_size=DEFAULTS["hidden_size"],
+        n_hidden_layers=DEFAULTS["n_hidden_layers"],
+        activation=DEFAULTS["activation"],
+        dropout=DEFAULTS["dropout"],
+        optimizer=DEFAULTS["optimizer"],
+        learning_rate=DEFAULTS["learning_rate"],
+        epochs=DEFAULTS["epochs"],
+        batch_size=DEFAULTS["batch_size"],
+        validation_split=DEFAULTS["validation_split"],
+        early_stopping=DEFAULTS["early_stopping"],
+        patience=DEFAULTS["patience"],
+        shuffle=DEFAULTS["shuffle"],
+        class_weight=DEFAULTS["class_weight"],
+        callbacks=DEFAULTS["callbacks"],
+        warm_start=DEFAULTS["warm_start"],
+        random_state=DEFAULTS["random_state"],
+        verbose=DEFAULTS["verbose"],
+        jit_compile=DEFAULTS["jit_compile"],
+        steps_per_execution=DEFAULTS["steps_per_execution"],
     ):
         self.hidden_size = hidden_size
         self.n_hidden_layers = n_hidden_layers
@@ -343,10 +336,10 @@ class MNISTClassifier(KerasClassifier):
     #
     # The path of a fit, top-down: fit / partial_fit -> _validate_fit (the data,
     # checked once, into what the engine takes) -> _initialize (the network built,
-    # unless training continues) -> _fit_loop (the epochs, through
-    # engine._training and a compiled network of engine._compiled; the weights
-    # written back into model_). None of scikeras's fit machinery runs: what
-    # skmnist uses of scikeras is listed in skmnist._fixes.
+    # unless training continues) -> _fit_loop (the epochs, through the engine's
+    # one door, engine._loop.fit_network; history_ and n_iter_ from what it
+    # did). None of scikeras's fit machinery runs: what skmnist uses of
+    # scikeras is listed in skmnist._fixes.
 
     @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
@@ -366,9 +359,9 @@ class MNISTClassifier(KerasClassifier):
         self : MNISTClassifier
             The fitted classifier.
         """
-        self._check_params()
+        self._check_fit()
         warm = self.warm_start and self.__sklearn_is_fitted__()
-        with self._rollback(warm):
+        with self._rollback():
             seed = _draw_seed(self.random_state)
             known = self.classes_ if warm else None
             X, y, classes = self._validate_fit(X, y, known, "fit with warm_start=True")
@@ -401,7 +394,7 @@ class MNISTClassifier(KerasClassifier):
         self : MNISTClassifier
             The updated classifier.
         """
-        self._check_params()
+        self._check_fit()
         fitted = self.__sklearn_is_fitted__()
         if classes is not None:
             check_label_types(classes, "classes")
@@ -412,7 +405,7 @@ class MNISTClassifier(KerasClassifier):
                     f"fixed the classes to {self.classes_.tolist()}; pass the same "
                     "classes, or none after the first call."
                 )
-        with self._rollback(fitted):
+        with self._rollback():
             seed = _draw_seed(self.random_state)
             known = self.classes_ if fitted else classes
             X, y, classes = self._validate_fit(X, y, known, "partial_fit", not fitted)
@@ -442,18 +435,28 @@ class MNISTClassifier(KerasClassifier):
         -------
         self : MNISTClassifier
         """
-        self._check_params()
+        self._check_fit()
         seed = _draw_seed(self.random_state)
         X, _, classes = self._validate_fit(X, y)
         self._initialize(X, classes, seed)
         return self
 
     def _check_params(self):
-        """The checks beyond the parameter constraints, before any data is
-        touched or Keras built; the constraints are checked by ``fit_context``
-        (once per fit, on partial_fit's first call, and not at all under
+        """Every parameter checked, as a fit checks them, for callers outside a
+        fit (the command line before it loads data, load_model)."""
+        self._validate_params()
+        self._check_values()
+
+    def _check_fit(self):
+        """What a fit checks before any data is touched or Keras built, beyond
+        the parameter constraints, which ``fit_context`` checks (once per fit,
+        on partial_fit's first call only, and not at all under
         ``sklearn.config_context(skip_parameter_validation=True)``)."""
         check_dtype_policy()
+        self._check_values()
+
+    def _check_values(self):
+        """The checks of parameter values beyond their constraints."""
         check_activation(self.activation)
         make_optimizer(self.optimizer, self.learning_rate)
         for callback in self.callbacks or []:
@@ -510,9 +513,7 @@ class MNISTClassifier(KerasClassifier):
                 f"{type(self).__name__} needs samples of at least 2 classes in "
                 f"the data, but the data contains only one class: {classes[0]!r}."
             )
-        warn_if_unscaled(
-            X, type(self).__name__, "trains well only on inputs of about unit scale"
-        )
+        self._warn_if_unscaled(X, "trains well only on inputs of about unit scale")
         return X, y.astype(np.int32), classes
 
     def _weights(self, X, y, classes, sample_weight):
@@ -577,120 +578,51 @@ class MNISTClassifier(KerasClassifier):
         self.model_ = model
 
     def _fit_loop(self, X, y, sample_weight, seed, epochs, initial_epoch, continues):
-        """Train ``model_`` for ``epochs`` epochs; ``history_`` and ``n_iter_`` follow.
+        """Train ``model_`` through the engine; ``history_`` and ``n_iter_`` follow.
 
         From ``initial_epoch`` 0 the history starts afresh; later, it goes on.
         ``continues``: whether the weights are an earlier fit's (``warm_start``,
-        ``partial_fit``), which never resumes a kept end state.
+        ``partial_fit``).
         """
-        if sample_weight is None:
-            sample_weight = np.ones(len(y), dtype=np.float32)
-        train_rows, val_rows = self._split(y, seed)
-        model = self.model_
-        spec = dataclasses.replace(
-            _compiled.NetworkSpec.of(model),
-            optimizer=optimizer_key(model.optimizer),
-            batch_size=self.batch_size,
-            jit_compile=self._use_xla(len(train_rows)),
+        trained = fit_network(
+            self,
+            X,
+            y,
+            sample_weight,
+            seed=seed,
+            epochs=epochs,
+            initial_epoch=initial_epoch,
+            continues=continues,
         )
-        network = _compiled.compiled_network(
-            spec, lambda: make_optimizer(self.optimizer, self.learning_rate)
-        )
-        # The parameter as it is now, not as an earlier fit saw it.
-        callbacks = list(self.callbacks or [])
-        stopper = None
-        if self.early_stopping:
-            stopper = keras.callbacks.EarlyStopping(
-                monitor="val_loss", patience=self.patience, restore_best_weights=True
-            )
-            callbacks.append(stopper)
-        # A fit identical to an earlier one but for fewer epochs starts from its
-        # end state and trains only the rest (engine._resume): bit for bit the same.
-        data = (X, y, sample_weight, train_rows, val_rows)
-        key = _resume.fit_key(self, spec, seed, data, continues=continues)
-        history = _resume.resume(key, model, epochs)
-        done = len(history.get("loss", ()))
-        if done < epochs:
-            with network.session(model, X, y, sample_weight) as session:
-                more = _training.train(
-                    session,
-                    model,
-                    train_rows=train_rows,
-                    val_rows=val_rows,
-                    epochs=epochs - done,
-                    initial_epoch=initial_epoch + done,
-                    batch_size=self.batch_size,
-                    shuffle=self.shuffle,
-                    seed=seed,
-                    steps_per_execution=self.steps_per_execution,
-                    callbacks=callbacks,
-                    verbose=self.verbose,
-                )
-            history = _resume.joined(history, more)
-        _resume.store(key, model, history, epochs)
         if initial_epoch == 0 or not hasattr(self, "history_"):
             self.history_ = {}
-        for key, values in history.items():
+        for key, values in trained.history.items():
             self.history_.setdefault(key, []).extend(float(v) for v in values)
         self.n_iter_ = len(self.history_["loss"])
         vars(self).pop("best_epoch_", None)
-        if stopper is not None:
-            # Keras numbers epochs from initial_epoch, as history_ is indexed.
-            self.best_epoch_ = int(stopper.best_epoch)
+        if trained.best_epoch is not None:
+            self.best_epoch_ = trained.best_epoch
 
     @contextlib.contextmanager
-    def _rollback(self, reuses_model):
-        """Undo every change to this estimator if the fit inside raises."""
+    def _rollback(self):
+        """Undo every change to this estimator's attributes if the fit inside raises.
+
+        (The engine puts a continued network's weights back itself.)
+        """
         saved = dict(vars(self))
-        model = saved.get("model_") if reuses_model else None
-        state = None
-        if model is not None:
-            state = [v.numpy() for v in model.variables + model.optimizer.variables]
         try:
             yield
         except BaseException:
             vars(self).clear()
             vars(self).update(saved)
-            if state is not None:
-                variables = model.variables + model.optimizer.variables
-                for variable, value in zip(variables, state, strict=True):
-                    variable.assign(value)
             raise
 
-    def _use_xla(self, n_samples):
-        if keras.backend.backend() == "jax":
-            return True
-        if self.jit_compile != "auto":
-            return self.jit_compile
-        return n_samples * self.model_.count_params() >= _XLA_MIN_EPOCH_WORK
-
-    def _split(self, y, seed):
-        """Indices (train, validation) of a stratified, shuffled hold-out.
-
-        ``validation_split`` of the samples are held out, and never fewer than one
-        of each class, so that every class is validated and still trained on. The
-        split is seeded by the fit's ``seed``. Without a split: (all indices, None).
-        """
-        n_samples = len(y)
-        if self.validation_split == 0:
-            return np.arange(n_samples), None
-        counts = np.bincount(y)
-        counts = counts[counts > 0]
-        n_val = max(math.ceil(self.validation_split * n_samples), len(counts))
-        if counts.min() < 2 or n_samples - n_val < len(counts):
-            raise InvalidParameterError(
-                f"validation_split={self.validation_split} needs at least 2 samples "
-                "of each class (one to validate, one to train), and one of each "
-                f"class left to train on, but got {n_samples} samples of "
-                f"{len(counts)} classes, the rarest with {counts.min()} sample(s). "
-                "Pass more samples per class, or validation_split=0.0 to train on "
-                "all of them."
-            )
-        train, val = train_test_split(
-            np.arange(n_samples), test_size=n_val, random_state=seed, stratify=y
-        )
-        train.sort()
-        return train, val
+    def _warn_if_unscaled(self, X, what):
+        """Warn when X reaches far outside unit scale (raw 0-255 pixels), as
+        the light predictor of a saved classifier does too."""
+        message = unscaled_warning(X, type(self).__name__, what)
+        if message is not None:
+            warnings.warn(message, UserWarning, stacklevel=caller_stacklevel())
 
     # -- prediction ----------------------------------------------------------------
 
@@ -722,7 +654,7 @@ class MNISTClassifier(KerasClassifier):
         X = validate_data(self, X, reset=False, dtype=np.float32, accept_sparse=False)
         # The network's inputs were of about unit scale (fit warned otherwise):
         # rows of raw 0-255 pixels would be read wrong without a word.
-        warn_if_unscaled(X, type(self).__name__, PREDICTS_WELL)
+        self._warn_if_unscaled(X, PREDICTS_WELL)
         predictor = _compiled.predictor(_compiled.NetworkSpec.of(self.model_))
         return predictor.predict_proba(self.model_, X)
 

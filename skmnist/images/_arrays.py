@@ -8,7 +8,7 @@ What an array of pixel values means is decided here, once:
   :class:`~skmnist.MNISTClassifier` and the NumPy predictor of
   :func:`~skmnist.load_predictor`, so that the full model and the light
   predictor refuse alike;
-- :func:`warn_if_unscaled`: the warning for rows far outside unit scale given
+- :func:`unscaled_warning`: the warning for rows far outside unit scale given
   to a bare classifier, which both of them give;
 - :func:`mnist_images`: MNIST images of 0-255 pixels (light ink on black), as
   the command line reads them from ``.npy`` files, the service from JSON, and
@@ -17,9 +17,6 @@ What an array of pixel values means is decided here, once:
 
 This module imports only NumPy.
 """
-
-import sys
-import warnings
 
 import numpy as np
 
@@ -30,7 +27,7 @@ __all__ = [
     "as_numbers",
     "as_rows",
     "mnist_images",
-    "warn_if_unscaled",
+    "unscaled_warning",
 ]
 
 # Rows with values beyond this are almost surely unscaled pixels (0-255).
@@ -137,8 +134,11 @@ def _first_string(array):
     return None
 
 
-def warn_if_unscaled(X, name, what):
-    """Warn when rows reach far outside unit scale (raw 0-255 pixels).
+def unscaled_warning(X, name, what):
+    """The warning for rows far outside unit scale (raw 0-255 pixels), or None.
+
+    The full classifier and the light predictor of a saved one both give it
+    (as a UserWarning pointing at the caller's line).
 
     Parameters
     ----------
@@ -148,34 +148,23 @@ def warn_if_unscaled(X, name, what):
         The estimator's name.
     what : str
         What the estimator does well only on inputs of unit scale
-        (``"predicts well only on inputs of about unit scale"``).
+        (`PREDICTS_WELL`).
+
+    Returns
+    -------
+    message : str or None
     """
     if not X.size:
-        return
+        return None
     # Two passes without a temporary array: |X|.max() would copy X.
     largest = max(float(X.max()), -float(X.min()))
-    if largest > LARGE_INPUT:
-        warnings.warn(
-            f"X has values as large as {largest:.4g}, but {name} {what}: divide "
-            "pixel values by 255 (skmnist.FlattenScaler does), or standardize "
-            "features (StandardScaler).",
-            UserWarning,
-            stacklevel=caller_stacklevel(),
-        )
-
-
-def caller_stacklevel():
-    """The warnings stacklevel of the nearest frame outside the libraries.
-
-    So that a warning raised deep in a fit (through scikeras, maybe a Pipeline)
-    points at the user's own line.
-    """
-    frame, level = sys._getframe(1), 1
-    while frame is not None and frame.f_globals.get("__name__", "").partition(".")[
-        0
-    ] in ("skmnist", "scikeras", "sklearn"):
-        frame, level = frame.f_back, level + 1
-    return level
+    if largest <= LARGE_INPUT:
+        return None
+    return (
+        f"X has values as large as {largest:.4g}, but {name} {what}: divide "
+        "pixel values by 255 (skmnist.FlattenScaler does), or standardize "
+        "features (StandardScaler)."
+    )
 
 
 def mnist_images(array, what):

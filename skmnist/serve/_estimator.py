@@ -12,11 +12,11 @@ import os
 import numpy as np
 
 import skmnist
-from skmnist._json import plain
-from skmnist.modelfile._image_model import (
+from skmnist._frontend import (
     NotAnImageModel,
     as_image_model,
     load_image_model,
+    plain,
 )
 
 

@@ -10,8 +10,9 @@ import json
 
 import numpy as np
 
+from skmnist._frontend import InputError, mnist_images
+
 from .. import load_digit_image
-from ..images._arrays import InputError, mnist_images
 
 # Media type of an image body -> Pillow's format name.
 IMAGE_TYPES = {
