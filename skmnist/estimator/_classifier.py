@@ -96,7 +96,11 @@ class MNISTClassifier(KerasClassifier):
         rate is used and ``learning_rate`` is ignored).
 
     learning_rate : float, default=1e-3
-        Learning rate of an optimizer given by name.
+        Learning rate of an optimizer given by name: any real number type (an
+        int, a NumPy scalar), used as a Python float. Each setting has one
+        parameter: scikeras's routed parameters (``optimizer__learning_rate``,
+        ``fit__batch_size``, ...) are refused by ``set_params``, naming the
+        parameter to use instead.
 
     epochs : int, default=20
         Number of passes over the training data (fewer with ``early_stopping``).
