@@ -73,7 +73,7 @@ def as_numbers(X, what, needs, dtype=None):
     if type(X).__module__.startswith("scipy.sparse"):
         raise TypeError(
             f"Sparse data was passed for {what}, but dense data is required: use "
-            f"{what}.toarray() to convert it to a dense numpy array."
+            "X.toarray() to convert it to a dense numpy array."
         )
     array = np.asarray(X)
     kind = array.dtype.kind
