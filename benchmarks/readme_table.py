@@ -18,7 +18,9 @@ START, END = "<!-- benchmark-table -->", "<!-- /benchmark-table -->"
 # The full table, with the machine and the method, is on the docs' performance page.
 ROWS = ("(a)", "(b)", "(e-tf)", "(e-jax)")
 COLUMNS = ("contender", "fit s", "test acc (mean, min)")
-DOCS_PAGE = "docs/user_guide/performance.rst"
+# An absolute link: README.md is shown on package indexes too, where a path into
+# the repository leads nowhere.
+DOCS_PAGE = "https://skmnist.github.io/skmnist/user_guide/performance.html"
 
 
 def main_table(markdown):
@@ -44,7 +46,8 @@ def main_table(markdown):
     machine = next((line for line in lines if line.startswith("Machine:")), "")
     machine = machine.partition(";")[0].removeprefix("Machine: ").rstrip(".")
     note = f"On {machine}" if machine else "Measured"
-    note += f"; every column, the machine and the method: [{DOCS_PAGE}]({DOCS_PAGE})."
+    note += "; every column, the machine and the method: "
+    note += f"[the performance page]({DOCS_PAGE})."
     return "\n".join(table) + "\n\n" + note
 
 

@@ -9,9 +9,11 @@ The build needs no network: there is no intersphinx, so names of other projects
 ``examples/train_mnist.py`` and the examples whose names start with ``plot_``,
 with ``SKMNIST_EXAMPLE_SIZE=docs``: on the full MNIST when it is on disk already
 (``SKMNIST_DATA_HOME``, as CI sets it; nothing is downloaded), else on the small
-sample shipped with skmnist. The reference model is trained once, by
-``train_mnist.py``; the other examples train narrower networks or search a small
-grid, so that the build takes minutes (about 5 on two cores), not an hour.
+sample shipped with skmnist. The examples are written as users write them, with
+``fetch_mnist``; ``sphinxext/example_size.py`` makes the switch before each one
+runs. The reference model is trained once, by ``train_mnist.py``; the other
+examples train narrower networks or search a small grid, so that the build takes
+minutes (about 5 on two cores), not an hour.
 """
 
 import os
@@ -104,7 +106,11 @@ sphinx_gallery_conf = {
     "reference_url": {"skmnist": None},
     "backreferences_dir": "generated/backreferences",
     "image_scrapers": ("matplotlib",),
-    "reset_modules": ("matplotlib",),
+    # Before each example: matplotlib's defaults, and the examples' data by
+    # SKMNIST_EXAMPLE_SIZE (sphinxext/example_size.py); after it, skmnist as it
+    # was, for the pages built after the gallery.
+    "reset_modules": ("matplotlib", "example_size.reset"),
+    "reset_modules_order": "both",
     "remove_config_comments": True,
     "capture_repr": ("_repr_html_", "__repr__"),
     "min_reported_time": 1,

@@ -10,6 +10,7 @@ in NumPy, without TensorFlow.
 
 import importlib
 
+# The one place of the version: pyproject.toml reads it from here, statically.
 __version__ = "0.1.0"
 
 # Public name -> the module that defines it, imported on first access (PEP 562).
@@ -23,6 +24,7 @@ _LAZY = {
     "save_model": ".modelfile._persistence",
     "load_model": ".modelfile._persistence",
     "load_predictor": ".modelfile._predictor",
+    "export_onnx": ".export._onnx",
     "MNISTPredictor": ".modelfile._predictor",
     "ModelFileError": ".modelfile._reader",
     "plot_learning_curves": ".report._plotting",
@@ -42,6 +44,7 @@ __all__ = [
     "clear_compiled_networks",
     "digit_to_mnist",
     "evaluate_model",
+    "export_onnx",
     "fetch_mnist",
     "load_digit_image",
     "load_mnist_sample",

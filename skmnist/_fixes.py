@@ -33,6 +33,18 @@ scikit-learn
   fitting, so that a file's parameters get the error a fit would give. A method
   of the caller's own object, called where it is used (a wrapper here would only
   rename it). Can go when scikit-learn validates parameters publicly.
+- ``sklearn.callback`` (scikit-learn >= 1.9; public): ``CallbackSupportMixin``
+  and ``with_callbacks``, replaced by an empty mixin and a plain decorator on
+  older versions (:data:`SKLEARN_CALLBACKS` tells which), so that
+  ``MNISTClassifier`` supports ``set_callbacks`` where scikit-learn does and
+  nothing changes elsewhere. ``set_callbacks`` keeps the callbacks set on (or
+  propagated to) an estimator in its ``_skl_callbacks`` attribute, which
+  :func:`has_sklearn_callbacks` reads: a fit that has none skips the per-epoch
+  reporting and its cost. Can go when scikit-learn publishes a way to ask. An
+  estimator starts its callbacks' root task with the mixin's
+  ``CallbackSupportMixin._init_callback_context``, private by name but
+  documented for estimators that support callbacks (scikit-learn's own call
+  it); it stays where it is called, a method of the caller's own object.
 
 scikeras
 --------
@@ -96,8 +108,24 @@ from sklearn.utils.validation import (
     _check_feature_names_in as check_feature_names_in,
 )
 
+try:
+    from sklearn.callback import CallbackSupportMixin, with_callbacks
+
+    SKLEARN_CALLBACKS = True
+except ImportError:  # scikit-learn < 1.9
+
+    class CallbackSupportMixin:
+        """Before scikit-learn 1.9 an estimator has no ``set_callbacks``."""
+
+    def with_callbacks(method):
+        return method
+
+    SKLEARN_CALLBACKS = False
+
 __all__ = [
     "BORROWED",
+    "CallbackSupportMixin",
+    "SKLEARN_CALLBACKS",
     "Interval",
     "InvalidParameterError",
     "Options",
@@ -106,7 +134,9 @@ __all__ = [
     "check_feature_names_in",
     "fit_context",
     "get_param_names",
+    "has_sklearn_callbacks",
     "stable_keras_names",
+    "with_callbacks",
 ]
 
 # The names above, as "module:attribute" (checked by tests/test_fixes.py).
@@ -138,8 +168,18 @@ BORROWED = (
     "uvicorn.protocols.http.h11_impl:H11Protocol().connections",
     "sys:_getframe",
 )
+if SKLEARN_CALLBACKS:
+    BORROWED += (
+        "sklearn.callback:CallbackSupportMixin.set_callbacks",
+        "sklearn.callback:CallbackSupportMixin._init_callback_context",
+    )
 
 get_param_names = BaseEstimator._get_param_names.__func__
+
+
+def has_sklearn_callbacks(estimator):
+    """Whether scikit-learn callbacks are set on `estimator` or propagated to it."""
+    return bool(getattr(estimator, "_skl_callbacks", None))
 
 
 def caller_stacklevel():

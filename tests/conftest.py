@@ -1,8 +1,13 @@
-"""Shared fixtures.
+"""Shared fixtures, and the check that the real MNIST is there.
 
-Real-MNIST tests read the data set through ``SKMNIST_DATA_HOME`` (``.ci/run`` points
-it at ``../shared/data``). They fail, never skip, when it is missing: a green run
-must mean the real-data checks ran.
+Real-MNIST tests (marked ``realdata``) read the data set from
+``SKMNIST_DATA_HOME`` when it is set (``.ci/run`` points it at
+``../shared/data``), otherwise from skmnist's own cache, which ``skmnist fetch``
+fills. When the selected tests include any of them and neither holds MNIST, the
+run stops right after collection with one message saying how to get it, instead
+of minutes later as scattered failures and download attempts. It never skips
+them: a green run must mean the real-data checks ran. A run that selects no
+real-data test (``-m "not realdata"``) needs no data.
 
 The small-fit settings that test modules share (``FAST``, ``SMALL_NETWORK``) are
 constants, not fixtures: they live in ``tests/_settings.py``, imported as
@@ -17,6 +22,47 @@ import sysconfig
 
 import numpy as np
 import pytest
+
+
+def _missing_mnist():
+    """Why the real-MNIST tests cannot read MNIST, or None when they can."""
+    from skmnist import fetch_mnist
+    from skmnist.datasets import get_data_home
+
+    folder = get_data_home()  # SKMNIST_DATA_HOME when set, else skmnist's cache
+    where = (
+        f"SKMNIST_DATA_HOME={folder}"
+        if os.environ.get("SKMNIST_DATA_HOME")
+        else f"skmnist's cache ({folder}; SKMNIST_DATA_HOME is not set)"
+    )
+    try:
+        fetch_mnist(subset="test", data_home=folder, download_if_missing=False)
+    except (OSError, ValueError) as exc:
+        if type(exc).__name__ == "MNISTFetchError":  # nothing there to read
+            return where, "neither mnist.npz nor MNIST's four IDX files are there"
+        return where, f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+    # The real-data tests and the scripts they start read SKMNIST_DATA_HOME.
+    os.environ["SKMNIST_DATA_HOME"] = folder
+    return None
+
+
+def pytest_collection_finish(session):
+    if session.config.option.collectonly:
+        return
+    selected = [item for item in session.items if item.get_closest_marker("realdata")]
+    if not selected:
+        return
+    missing = _missing_mnist()
+    if missing is not None:
+        where, reason = missing
+        pytest.exit(
+            f"{len(selected)} selected tests read the real MNIST (marked realdata), "
+            f"and {where} does not hold it ({reason}). Download it "
+            "once into skmnist's cache with `skmnist fetch` (11 MB), or set "
+            "SKMNIST_DATA_HOME to a folder holding mnist.npz; "
+            '`-m "not realdata"` runs the tests that need no data.',
+            returncode=pytest.ExitCode.USAGE_ERROR,
+        )
 
 
 def _real_mnist(subset):

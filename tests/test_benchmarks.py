@@ -252,7 +252,8 @@ def test_readme_table_takes_the_main_table():
     # Figures from two CPU models are not comparable: the table names its machine
     # and links to the page with the rest.
     assert "On AMD EPYC, 2 of 2 CPUs usable; every column" in table
-    assert "(docs/user_guide/performance.rst)" in table
+    assert f"[the performance page]({readme_table.DOCS_PAGE})" in table
+    assert readme_table.DOCS_PAGE.startswith("https://")
     assert (ROOT / "README.md").read_text().count(readme_table.START) == 1
 
 

@@ -136,6 +136,44 @@ def test_train_console_script(tmp_path, skmnist_command):
     assert list(tmp_path.iterdir()) == []  # neither --out nor --report-dir
 
 
+# A line TensorFlow or absl prints as TensorFlow starts (oneDNN, CUDA, CPU
+# features), as skmnist's quiet start recognizes them.
+TF_START_UP_LINE = re.compile(
+    r"^(WARNING: All log messages before absl|[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+ "
+    r"|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IWEF] |To enable the following)",
+    re.M,
+)
+
+
+@pytest.mark.slow
+def test_pickled_models_start_tensorflow_quietly(tmp_path, trained, skmnist_command):
+    import joblib
+    from scikeras.wrappers import KerasClassifier
+
+    # Unpickling this one imports scikeras, so Keras and TensorFlow, before any
+    # skmnist module: the quiet start must come first all the same.
+    joblib.dump(KerasClassifier(model=None), tmp_path / "scikeras.joblib")
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    for argv, status in [
+        (["predict", trained.model, "missing.png"], 1),
+        (["evaluate", trained.model, "--sample"], 0),
+        (["predict", "scikeras.joblib", "missing.png"], 2),
+    ]:
+        result = subprocess.run(
+            [*skmnist_command, *map(os.fspath, argv)],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert result.returncode == status, result.stderr
+        assert not TF_START_UP_LINE.search(result.stderr), result.stderr
+        assert all(
+            line.startswith("skmnist: error: ") for line in result.stderr.splitlines()
+        )
+
+
 def test_train_writes_the_fitted_pipeline(trained, pipe, metrics, sample_test):
     from sklearn.pipeline import Pipeline
 
@@ -293,6 +331,48 @@ def test_train_refuses_unwritable_targets_before_training(
     assert stat.S_ISFIFO(os.stat(tmp_path / "pipe.skmnist").st_mode)
     assert stat.S_ISSOCK(os.stat(tmp_path / "sock.skmnist").st_mode)
     assert stat.S_ISFIFO(os.stat(tmp_path / "report" / "metrics.json").st_mode)
+
+
+def test_one_epoch_is_said_in_the_singular(tmp_path, capsys):
+    model = tmp_path / "m.skmnist"
+    argv = ["--epochs", "1", "--hidden-size", "8", "--verbose", "0", "--out", model]
+    status, out, err = run_main(capsys, "train", "--sample", *argv)
+    assert status == 0, err
+    assert "(1 epoch, hidden size 8)" in out and "s (1 epoch)\n" in out
+    status, out, err = run_main(capsys, "info", model)
+    assert status == 0, err
+    assert "training:     1 epoch; last epoch 1:" in out
+    assert "epochs" not in out.replace("epochs=1", "")
+
+
+def test_a_train_refused_before_training_leaves_no_report_folder(tmp_path, capsys):
+    report = tmp_path / "report" / "nested"
+    status, out, err = run_main(
+        capsys, "train", "--sample", "--epochs", "0", "--report-dir", report
+    )
+    assert_one_error_line(status, err, "epochs")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_train_without_data_leaves_no_report_folder(tmp_path, capsys, monkeypatch):
+    # `skmnist train --out model.skmnist --report-dir report` offline: the
+    # download fails (here every URL answers 404), and the folder the report
+    # would have gone to is not left behind, empty.
+    (tmp_path / "cache").mkdir()
+    with ScriptedServer() as server:
+        monkeypatch.delenv("SKMNIST_MIRROR", raising=False)
+        monkeypatch.setenv("SKMNIST_DATA_HOME", str(tmp_path / "cache"))
+        monkeypatch.setattr(_fetch, "MNIST_URL", server.url("/official/mnist.npz"))
+        status, _, err = run_main(
+            capsys,
+            "train",
+            "--out",
+            tmp_path / "model.skmnist",
+            "--report-dir",
+            tmp_path / "report",
+        )
+    assert_one_error_line(status, err, "404")
+    assert sorted(os.listdir(tmp_path)) == ["cache"]
 
 
 @contextlib.contextmanager

@@ -81,3 +81,25 @@ def test_readme_quick_start_runs(tmp_path, monkeypatch):
     exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102
     assert namespace["pipe"].score(namespace["X_test"], namespace["y_test"]) > 0.8
     assert os.listdir(tmp_path) == []  # the quick start writes nothing
+
+
+def test_every_link_works_outside_the_repository():
+    # README.md is also the package's page on an index, where a path into the
+    # repository (docs/...) leads nowhere.
+    targets = re.findall(r"\]\(([^)]*)\)", README)
+    assert targets
+    relative = [t for t in targets if not t.startswith("https://")]
+    assert not relative, f"README links that only work in a clone: {relative}"
+
+
+def test_readme_and_the_docs_quick_start_give_one_install_line():
+    install = README[README.index("## Install") :]
+    (readme_line,) = re.findall(
+        r"^(pip install [^#\n]*?)\s*(?:#.*)?$", _blocks("bash")[0], re.M
+    )
+    assert readme_line in install
+    quickstart = (
+        Path(__file__).resolve().parents[1] / "docs" / "user_guide" / "quickstart.rst"
+    ).read_text()
+    docs_lines = re.findall(r"^   (pip install .*)$", quickstart, re.M)
+    assert docs_lines[0] == readme_line

@@ -46,7 +46,7 @@ BENCHMARK_REPORTS = {
     "predict_light.md": "benchmarks_predict_light.inc",  # predict_light.py
     "accuracy_seeds.md": "benchmarks_accuracy_seeds.inc",  # accuracy_seeds.py
 }
-CLI_COMMANDS = ("fetch", "train", "evaluate", "predict", "serve", "info")
+CLI_COMMANDS = ("fetch", "train", "evaluate", "predict", "serve", "info", "export")
 
 # Inherited methods worth a place on the API pages of skmnist's classes.
 SHOWN_INHERITED = {"fit_transform", "get_params", "set_params", "score"}

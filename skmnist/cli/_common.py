@@ -1,6 +1,7 @@
 """What the commands share: their error, the data and model arguments, and checks
 made before any work so that a mistake fails before minutes of training."""
 
+import contextlib
 import os
 import tempfile
 
@@ -97,11 +98,29 @@ def check_report_dir(folder):
         raise CommandError(str(exc)) from None
     check_report_dir(folder)
     target = f"the report to {folder}"
+    # Made to learn now whether it can be, with the system's own reason if not,
+    # then removed: the report makes it when it writes, so a run that fails
+    # before then (no data, a refused option) leaves no empty folder behind.
+    made = []
+    path = os.path.abspath(folder)
+    while not os.path.lexists(path):
+        made.append(path)  # innermost first, the order to remove them in
+        path = os.path.dirname(path)
     try:
-        os.makedirs(folder, exist_ok=True)
-    except OSError as exc:
-        raise CommandError(f"cannot write {target}: {_reason(exc)}") from None
-    _probe(folder, target)
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError as exc:
+            raise CommandError(f"cannot write {target}: {_reason(exc)}") from None
+        _probe(folder, target)
+    finally:
+        for path in made:
+            with contextlib.suppress(OSError):
+                os.rmdir(path)
+
+
+def epochs_text(n):
+    """'1 epoch', '2 epochs': what the output says of `n` epochs."""
+    return f"{n} epoch" if n == 1 else f"{n} epochs"
 
 
 def _probe(folder, target):

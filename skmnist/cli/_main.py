@@ -8,14 +8,14 @@ import warnings
 
 from .. import __version__
 from .._frontend import is_users_mistake
-from . import evaluate, fetch, info, predict, serve, train
+from . import evaluate, export, fetch, info, predict, serve, train
 from ._common import PROG, one_line
 
 __all__ = ["build_parser", "main"]
 
 # Each command's module: add_parser(commands) registers it, run(args) carries it
 # out. A new command is a module here and one entry in this tuple.
-COMMANDS = (fetch, train, evaluate, predict, serve, info)
+COMMANDS = (fetch, train, evaluate, predict, serve, info, export)
 
 
 def main(argv=None):

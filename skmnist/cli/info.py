@@ -1,6 +1,6 @@
 """``skmnist info``: describe a .skmnist model file without loading its network."""
 
-from ._common import CommandError
+from ._common import CommandError, epochs_text
 
 SUMMARY = "describe a .skmnist model file without loading its network"
 
@@ -50,7 +50,7 @@ def run(args):
     if history:
         epoch = fitted.get("best_epoch_", fitted["n_iter_"] - 1)
         which = "best" if "best_epoch_" in fitted else "last"
-        line = f"{fitted['n_iter_']} epochs; {which} epoch {epoch + 1}:"
+        line = f"{epochs_text(fitted['n_iter_'])}; {which} epoch {epoch + 1}:"
         for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
             if key in history:
                 line += f" {key} {history[key][epoch]:.4f}"

@@ -8,6 +8,7 @@ from ._common import (
     add_data_options,
     check_file_can_be_written,
     check_report_dir,
+    epochs_text,
     load_data,
 )
 
@@ -102,7 +103,7 @@ def run(args):
     source = "the packaged sample of MNIST" if args.sample else "MNIST"
     print(
         f"Training on {len(X_train)} images of {source} "
-        f"({pipe[-1].epochs} epochs, hidden size {pipe[-1].hidden_size}) ...",
+        f"({epochs_text(pipe[-1].epochs)}, hidden size {pipe[-1].hidden_size}) ...",
         flush=True,
     )
     start = time.perf_counter()
@@ -122,7 +123,7 @@ def run(args):
         },
         report_dir=args.report_dir,
     )
-    print(f"fit time:       {fit_time:.1f} s ({metrics['n_iter']} epochs)")
+    print(f"fit time:       {fit_time:.1f} s ({epochs_text(metrics['n_iter'])})")
     print(f"test accuracy:  {metrics['accuracy']:.4f}")
     print(f"test log loss:  {metrics['log_loss']:.4f}")
     lowest = metrics["lowest_val_loss"]

@@ -53,7 +53,16 @@ class Trained:
 
 
 def fit_network(
-    estimator, X, y, sample_weight, *, seed, epochs, initial_epoch, continues
+    estimator,
+    X,
+    y,
+    sample_weight,
+    *,
+    seed,
+    epochs,
+    initial_epoch,
+    continues,
+    observer=None,
 ):
     """Train ``estimator.model_`` on prepared data for ``epochs`` epochs.
 
@@ -75,6 +84,11 @@ def fit_network(
         Whether the weights are an earlier fit's (``warm_start``,
         ``partial_fit``): such a fit never resumes a kept end state, and if it
         raises, the weights are put back as they were.
+    observer : keras.callbacks.Callback, default=None
+        Told of each epoch like a Keras callback, and of the epochs resumed from
+        a kept end state through its ``resumed(n_epochs)``; unlike the
+        estimator's ``callbacks``, it does not keep the fit from resuming (it
+        only watches: scikit-learn's callbacks, ``estimator/_callbacks.py``).
 
     Returns
     -------
@@ -111,6 +125,9 @@ def fit_network(
         key = _resume.fit_key(estimator, spec, seed, data, continues=continues)
         history = _resume.resume(key, model, epochs)
         done = len(history.get("loss", ()))
+        if observer is not None:
+            observer.resumed(done)
+            callbacks.append(observer)
         if done < epochs:
             with network.session(model, X, y, sample_weight) as session:
                 more = _training.train(

@@ -118,8 +118,8 @@ def train(
             raise
         warnings.warn(
             f"Training interrupted (KeyboardInterrupt) after {len(history['loss'])} "
-            f"of {epochs} epochs: the model holds the weights reached, and "
-            "history_ the finished epochs.",
+            f"of {epochs} epoch{'s' if epochs != 1 else ''}: the model holds the "
+            "weights reached, and history_ the finished epochs.",
             UserWarning,
             stacklevel=5,
         )

@@ -19,6 +19,7 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from .._fixes import (
+    CallbackSupportMixin,
     Interval,
     InvalidParameterError,
     StrOptions,
@@ -26,11 +27,14 @@ from .._fixes import (
     fit_context,
     get_param_names,
     stable_keras_names,
+    with_callbacks,
 )
 from ..engine import _compiled
 from ..engine._build import build_mlp, check_activation, make_optimizer
 from ..engine._loop import fit_network
+from ..export._skl2onnx import ONNXConvertible
 from ..images._arrays import PREDICTS_WELL, as_rows, unscaled_warning
+from ._callbacks import epoch_tasks
 from ._checks import (
     check_dtype_policy,
     check_label_types,
@@ -42,7 +46,7 @@ from ._defaults import DEFAULTS
 __all__ = ["MNISTClassifier"]
 
 
-class MNISTClassifier(KerasClassifier):
+class MNISTClassifier(ONNXConvertible, CallbackSupportMixin, KerasClassifier):
     """The Keras MNIST multilayer perceptron as a scikit-learn classifier.
 
     A feed-forward network: the input rows -> ``n_hidden_layers`` dense layers of
@@ -346,6 +350,7 @@ class MNISTClassifier(KerasClassifier):
     # scikeras is listed in skmnist._fixes.
 
     @fit_context(prefer_skip_nested_validation=True)
+    @with_callbacks
     def fit(self, X, y, sample_weight=None):
         """Build the network and train it on (X, y).
 
@@ -365,15 +370,22 @@ class MNISTClassifier(KerasClassifier):
         """
         self._check_fit()
         warm = self.warm_start and self.__sklearn_is_fitted__()
+        context, observer = epoch_tasks(self, X, y, self.epochs)
         with self._rollback():
             seed = _draw_seed(self.random_state)
             known = self.classes_ if warm else None
-            X, y, classes = self._validate_fit(X, y, known, "fit with warm_start=True")
-            X, y, sample_weight = self._weights(X, y, classes, sample_weight)
+            X_, y_, classes = self._validate_fit(
+                X, y, known, "fit with warm_start=True"
+            )
+            X_, y_, sample_weight = self._weights(X_, y_, classes, sample_weight)
             if not warm:
-                self._initialize(X, classes, seed)
+                self._initialize(X_, classes, seed)
             # As scikeras's: a warm-started fit continues the weights, not history_.
-            self._fit_loop(X, y, sample_weight, seed, self.epochs, 0, continues=warm)
+            self._fit_loop(X_, y_, sample_weight, seed, self.epochs, 0, warm, observer)
+        if context is not None:
+            context.call_on_fit_task_end(
+                estimator=self, X=X, y=y, reconstruction_attributes={}
+            )
         return self
 
     @fit_context(prefer_skip_nested_validation=True)
@@ -581,7 +593,9 @@ class MNISTClassifier(KerasClassifier):
             optimizer.build(model.trainable_variables)
         self.model_ = model
 
-    def _fit_loop(self, X, y, sample_weight, seed, epochs, initial_epoch, continues):
+    def _fit_loop(
+        self, X, y, sample_weight, seed, epochs, initial_epoch, continues, observer=None
+    ):
         """Train ``model_`` through the engine; ``history_`` and ``n_iter_`` follow.
 
         From ``initial_epoch`` 0 the history starts afresh; later, it goes on.
@@ -597,6 +611,7 @@ class MNISTClassifier(KerasClassifier):
             epochs=epochs,
             initial_epoch=initial_epoch,
             continues=continues,
+            observer=observer,
         )
         if initial_epoch == 0 or not hasattr(self, "history_"):
             self.history_ = {}

@@ -11,19 +11,24 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from .._fixes import (
+    SKLEARN_CALLBACKS,
+    CallbackSupportMixin,
     Interval,
     Options,
     StrOptions,
     check_feature_names_in,
     fit_context,
 )
+from ..export._skl2onnx import ONNXConvertible
 from ..images import _pixels
 from ..images._arrays import as_rows
 
 __all__ = ["FlattenScaler"]
 
 
-class FlattenScaler(TransformerMixin, BaseEstimator):
+class FlattenScaler(
+    ONNXConvertible, CallbackSupportMixin, TransformerMixin, BaseEstimator
+):
     """Flatten images and scale their pixel values to [0, 1].
 
     Turns a batch of images into the inputs of a multilayer perceptron: each
@@ -178,7 +183,14 @@ class FlattenScaler(TransformerMixin, BaseEstimator):
         self : object
             Fitted transformer.
         """
+        if SKLEARN_CALLBACKS:  # a task without subtasks, in a search's progress
+            context = self._init_callback_context()
+            context.call_on_fit_task_begin(estimator=self, X=X, y=y)
         self._validate_pixels(X, reset=True)
+        if SKLEARN_CALLBACKS:
+            context.call_on_fit_task_end(
+                estimator=self, X=X, y=y, reconstruction_attributes={}
+            )
         return self
 
     def transform(self, X):

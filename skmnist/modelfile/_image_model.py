@@ -127,6 +127,10 @@ def load_image_model(path, *, allow_pickle, light=False):
         return as_image_model(load_model(path), name=path)
     import joblib
 
+    # Unpickling imports whatever the file names, Keras or scikeras perhaps before
+    # any skmnist module: start Keras first, through the quiet start.
+    from ..engine import _runtime  # noqa: F401
+
     try:
         model = joblib.load(path)
     except OSError:
