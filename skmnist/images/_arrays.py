@@ -97,11 +97,12 @@ def as_numbers(X, what, needs, dtype=None):
         with np.errstate(over="ignore"):  # reported below, as infinity
             array = array.astype(dtype)
     # One sum finds any NaN or infinity without a temporary array the size of
-    # X; float64 holds the sum of any finite float32 values.
+    # X (as scikit-learn's check does); only a sum that is not finite, which
+    # large finite values can give too, calls for the exact check.
     if array.dtype.kind == "f" and not _finite_sum(array):
         if np.isnan(array).any():
             raise InputError(f"{what} contains NaN: {needs}.")
-        if not np.isfinite(array).all():
+        if np.isinf(array).any():
             raise InputError(
                 f"{what} contains infinity or a value too large for "
                 f"{array.dtype}: {needs}."
@@ -121,7 +122,7 @@ def as_rows(X, name, dtype=None):
 
 def _finite_sum(array):
     with np.errstate(over="ignore", invalid="ignore"):
-        return np.isfinite(array.sum(dtype=np.float64))
+        return np.isfinite(array.sum())
 
 
 def _first_string(array):
