@@ -13,7 +13,7 @@ through it): what needs them is imported when called.
 
 from ._errors import UserError
 from ._files import check_write_target
-from ._json import plain
+from ._json import plain, printable
 from .images._arrays import InputError, mnist_images
 from .modelfile._image_model import (
     NotAnImageModel,
@@ -40,6 +40,7 @@ __all__ = [
     "load_image_model",
     "mnist_images",
     "plain",
+    "printable",
     "read_model_file",
     "require_matplotlib",
 ]

@@ -192,28 +192,6 @@ def test_activations_quick(activation, tmp_path):
     _assert_same_predictions(full, light, X)
 
 
-def test_unsupported_activation_says_so_and_commands_fall_back(
-    digits, tmp_path, monkeypatch
-):
-    import keras
-
-    import skmnist.modelfile._predictor
-
-    X, y, X_test = digits
-    # One that this Keras has and the predictor has no NumPy form of; older
-    # Keras (3.5) has none of these, so there the predictor is made to lack one.
-    kinds = ("sparsemax", "glu", "threshold")
-    name = next((n for n in kinds if hasattr(keras.activations, n)), "softsign")
-    monkeypatch.delitem(skmnist.modelfile._predictor.ACTIVATIONS, name, raising=False)
-    pipe = make_mnist_pipeline(hidden_size=16, activation=name, epochs=1)
-    path = tmp_path / f"{name}.skmnist"
-    save_model(pipe.fit(X, y), path)
-    with pytest.raises(ValueError, match=f"activation='{name}'.*skmnist.load_model"):
-        load_predictor(path)
-    np.save(tmp_path / "digits.npy", X_test[:5])
-    assert main(["predict", str(path), str(tmp_path / "digits.npy")]) == 0
-
-
 def test_a_predictor_cannot_be_fitted_but_reads_as_a_model(digits, tmp_path):
     X, y, _ = digits
     pipe = make_mnist_pipeline(hidden_size=8, epochs=1).fit(X, y)
