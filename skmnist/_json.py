@@ -1,14 +1,15 @@
 """Plain JSON values: the conversions of NumPy's and Python's values into
 what ``json.dumps`` writes: :func:`plain` for what is shown (metrics, ``skmnist
 predict --json``, the service's replies), :func:`exact` for what is read back
-(model files). This module needs NumPy only.
+(model files); and :func:`printable`, the one escape of text from files and
+file names for a terminal. This module needs NumPy only.
 """
 
 import math
 
 import numpy as np
 
-__all__ = ["exact", "plain"]
+__all__ = ["exact", "plain", "printable"]
 
 
 def plain(value):
@@ -44,3 +45,22 @@ def exact(value):
     if isinstance(value, np.dtype):
         return value.name  # dtype parameters take names too
     raise TypeError(f"save_model cannot store {value!r:.100}: it is not data")
+
+
+def printable(text):
+    """`text` with every character a terminal would act on escaped.
+
+    Text that came from a model file (labels, step names, versions) or a file
+    name is data: printed raw, an escape sequence could recolour or clear the
+    terminal, retitle its window, or a newline forge a line of output. Control
+    and format characters, line and paragraph separators and spaces other than
+    " " (what :meth:`str.isprintable` refuses) are written as Python writes
+    them in a string literal (``\\x1b``, ``\\n``, ``\\u202e``).
+    """
+    text = str(text)
+    if text.isprintable():
+        return text
+    return "".join(
+        c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+        for c in text
+    )

@@ -146,11 +146,11 @@ def test_every_activation_of_the_predictor_exports(activation, digits, tmp_path)
 def test_an_activation_without_onnx_form_is_refused_by_name(
     saved, tmp_path, monkeypatch
 ):
-    import skmnist.modelfile._predictor
+    import skmnist.export._graph
 
-    # A model file may name an activation the predictor does not compute (one
-    # a later Keras adds): here the table is made to lack the model's own.
-    monkeypatch.delitem(skmnist.modelfile._predictor.ACTIVATIONS, "relu")
+    # Every activation a model file may name has a NumPy form (the reader
+    # refuses others); the ONNX table is made to lack the model's own.
+    monkeypatch.delitem(skmnist.export._graph._ONNX_ACTIVATIONS, "relu")
     out = tmp_path / "model.onnx"
     with pytest.raises(ValueError, match=r"activation='relu'.*cannot write as ONNX"):
         export_onnx(saved[1], out)

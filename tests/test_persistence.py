@@ -469,12 +469,16 @@ def test_object_parameters_are_refused_before_writing(fitted, tmp_path, monkeypa
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_history_with_nan_comes_back_with_nan(fitted, tmp_path, monkeypatch):
-    # Stored as JSON's NaN (as Python writes it), not as null: it is read back.
+def test_a_history_no_fit_records_is_refused_before_writing(
+    fitted, tmp_path, monkeypatch
+):
+    # A fit refuses a loss that is not finite: a file never holds one, and
+    # save_model writes no file that load_model would refuse.
     history = {**fitted.history_, "loss": [float("nan"), np.float32(0.5)]}
     monkeypatch.setattr(fitted, "history_", history)
-    loss = _save_load(fitted, tmp_path).history_["loss"]
-    assert np.isnan(loss[0]) and loss[1] == 0.5
+    with pytest.raises(ValueError, match="load_model would refuse .* history_"):
+        save_model(fitted, tmp_path / "model.skmnist")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_unfitted_and_unsupported_estimators_are_refused(fitted, str_data, tmp_path):
@@ -852,7 +856,7 @@ def test_format_versions_other_than_2_are_refused(saved, tmp_path):
         (_set("classifier", "fitted", "feature_names_in_", ["x"]), "feature_names_in_"),
         (
             _set("classifier", "fitted", "history_", "loss", ["oops"]),
-            "to float: 'oops'",
+            r"history_ holds \['oops'\], not a list of finite numbers",
         ),
     ],
 )

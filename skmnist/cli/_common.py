@@ -138,9 +138,21 @@ def _reason(exc):
 
 
 def one_line(exc):
-    """An exception's message on one line, naming the file of an OSError."""
+    """An exception's message on one line, naming the file of an OSError, its
+    text from files and file names escaped (see `say`)."""
+    from .._frontend import printable
+
     if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
         message = f"{exc.filename}: {exc.strerror}"
     else:
         message = str(exc) or type(exc).__name__
-    return " ".join(part.strip() for part in message.splitlines() if part.strip())
+    lines = (part.strip() for part in message.splitlines() if part.strip())
+    return printable(" ".join(lines))
+
+
+def say(line, file=None):
+    """Print a line that holds text from a file or a file name: escaped, so that
+    no label, step name or path can act on the terminal or forge a line."""
+    from .._frontend import printable
+
+    print(printable(line), file=file)

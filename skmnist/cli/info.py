@@ -1,6 +1,6 @@
 """``skmnist info``: describe a .skmnist model file without loading its network."""
 
-from ._common import CommandError, epochs_text
+from ._common import CommandError, epochs_text, say
 
 SUMMARY = "describe a .skmnist model file without loading its network"
 
@@ -42,10 +42,10 @@ def run(args):
         inputs = f"{model.scaler.image_shape_} images, pixel values 0-{scale}"
     else:
         inputs = f"{fitted['n_features_in_']} features (rows scaled to [0, 1])"
-    print(f"{args.model}: {kind}")
-    print(f"classes:      {shown} ({len(classes)})")
-    print(f"input:        {inputs}")
-    print("parameters:   " + ", ".join(f"{k}={v!r}" for k, v in sorted(params.items())))
+    say(f"{args.model}: {kind}")
+    say(f"classes:      {shown} ({len(classes)})")
+    say(f"input:        {inputs}")
+    say("parameters:   " + ", ".join(f"{k}={v!r}" for k, v in sorted(params.items())))
     history = fitted.get("history_")
     if history:
         epoch = fitted.get("best_epoch_", fitted["n_iter_"] - 1)
@@ -56,16 +56,16 @@ def run(args):
                 line += f" {key} {history[key][epoch]:.4f}"
         if "val_loss" not in history:
             line += " (no validation split)"
-        print(f"training:     {line}")
+        say(f"training:     {line}")
     else:
-        print("training:     none recorded (the network was only initialized)")
+        say("training:     none recorded (the network was only initialized)")
     versions = model.manifest.get("versions")
     written = "unknown"
     if isinstance(versions, dict):
         written = ", ".join(f"{name} {version}" for name, version in versions.items())
     size = model.size
-    print(
+    say(
         f"file:         format {model.manifest['format_version']}, "
         f"{size / 1e6:.2f} MB ({size:,} bytes)"
     )
-    print(f"written by:   {written}")
+    say(f"written by:   {written}")

@@ -11,6 +11,7 @@ from ._common import (
     add_model_argument,
     load_model,
     one_line,
+    say,
 )
 
 SUMMARY = "read digits from images or .npy files and print the predicted labels"
@@ -111,7 +112,7 @@ def run(args):
             _print_json(path, index, model.classes_, p, top, args.top_k is not None)
         else:
             answers = ", ".join(f"{model.classes_[c]} (p={p[c]:.2f})" for c in top)
-            print(f"{name}: {answers}")
+            say(f"{name}: {answers}")
     return 1 if any(error is not None for *_, error in entries) else 0
 
 
@@ -119,11 +120,15 @@ def _print_error(path, error, *, as_json):
     import json
 
     if as_json:
-        print(json.dumps({"file": os.fspath(path), "error": error}))
+        print(json.dumps({"file": os.fspath(path), "error": error}, allow_nan=False))
         return
     sys.stdout.flush()  # the lines of stdout and stderr in the inputs' order
-    message = error if os.fspath(path) in error else f"{path}: {error}"
-    print(f"{PROG}: error: {message}", file=sys.stderr, flush=True)
+    from .._frontend import printable
+
+    # `error` is one_line's: already escaped, as the path is in it.
+    message = error if printable(os.fspath(path)) in error else f"{path}: {error}"
+    say(f"{PROG}: error: {message}", file=sys.stderr)
+    sys.stderr.flush()
 
 
 def _print_json(path, index, classes, proba, top, top_only):
@@ -146,4 +151,6 @@ def _print_json(path, index, classes, proba, top, top_only):
         answer["probabilities"] = {
             str(plain(classes[c])): float(str(proba[c])) for c in range(len(classes))
         }
-    print(json.dumps(answer))
+    # Strict JSON (RFC 8259): no NaN (the model's outputs were checked finite),
+    # control characters of labels and names escaped.
+    print(json.dumps(answer, allow_nan=False))

@@ -108,8 +108,8 @@ def make_optimizer(optimizer, learning_rate):
         A Keras optimizer name such as ``"adam"`` or ``"sgd"``, built with
         ``learning_rate``; or an optimizer instance, copied from its config (its own
         learning rate is kept) so that fits never share optimizer state.
-    learning_rate : float
-        Learning rate for an optimizer given by name.
+    learning_rate : real number
+        Learning rate for an optimizer given by name: any real number type.
 
     Returns
     -------
@@ -138,7 +138,8 @@ def make_optimizer(optimizer, learning_rate):
             "'adam', 'adamw', 'sgd', 'rmsprop', 'nadam', 'adagrad', ... or a "
             "keras.optimizers.Optimizer instance."
         ) from None
-    return cls(learning_rate=learning_rate)
+    # Keras takes a Python float (or a schedule), not an int or a NumPy scalar.
+    return cls(learning_rate=float(learning_rate))
 
 
 def optimizer_key(optimizer):

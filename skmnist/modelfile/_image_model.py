@@ -17,6 +17,7 @@ import numpy as np
 
 from .._errors import UserError
 from .._files import file_kind
+from ..images._arrays import mnist_images
 
 __all__ = ["PICKLE_SUFFIXES", "ImageModel", "as_image_model", "is_pickle"]
 
@@ -104,9 +105,9 @@ def load_image_model(path, *, allow_pickle, light=False):
         user names, allows it.
     light : bool, default=False
         Whether a .skmnist file is read with :func:`skmnist.load_predictor`,
-        which predicts in NumPy without starting TensorFlow; a model it cannot
-        compute (an activation without a NumPy form) is loaded with
-        :func:`skmnist.load_model`, as pickles always are.
+        which predicts in NumPy without starting TensorFlow (it reads every
+        file load_model reads, with the same verdict); pickles are always
+        unpickled into the full estimator.
 
     Returns
     -------
@@ -115,12 +116,9 @@ def load_image_model(path, *, allow_pickle, light=False):
     path = check_model_source(path, allow_pickle=allow_pickle)
     if not is_pickle(path):
         if light:
-            from ._predictor import UnsupportedModelError, load_predictor
+            from ._predictor import load_predictor
 
-            try:
-                return as_image_model(load_predictor(path), name=path)
-            except UnsupportedModelError:
-                pass  # a valid model that only Keras computes
+            return as_image_model(load_predictor(path), name=path)
         from ._persistence import load_model
 
         return as_image_model(load_model(path), name=path)
@@ -258,8 +256,13 @@ class ImageModel:
 
     def to_input(self, images):
         """MNIST images of shape (n, 28, 28), pixel values 0-255, as the model
-        takes them: the one conversion the command line and the service use."""
-        images = np.asarray(images)
+        takes them: the one conversion the command line and the service use.
+
+        The values are read as every source of 0-255 images is read
+        (:func:`skmnist.images._arrays.mnist_images`): floats all within [0, 1]
+        are refused, booleans are masks.
+        """
+        images = mnist_images(images, "the images")
         if self.scale is None or self.scale == 255.0:
             return images
         scaled = images.reshape(len(images), -1).astype(np.float32) / np.float32(255)
@@ -269,8 +272,21 @@ class ImageModel:
         return np.minimum(scaled * np.float32(self.scale), np.float32(self.scale))
 
     def predict_proba(self, images):
-        """Class probabilities of MNIST images (n, 28, 28) of 0-255 pixels."""
-        return np.asarray(self.estimator.predict_proba(self.to_input(images)))
+        """Class probabilities of MNIST images (n, 28, 28) of 0-255 pixels.
+
+        Raises NotAnImageModel if they are not all finite: weights that are
+        finite yet so large that the network's float32 sums overflow give NaN,
+        which no answer of the command line or the service may show as a
+        probability (nor strict JSON hold).
+        """
+        proba = np.asarray(self.estimator.predict_proba(self.to_input(images)))
+        if proba.dtype.kind == "f" and not np.isfinite(proba).all():
+            raise NotAnImageModel(
+                f"{self.name} gives probabilities that are not finite numbers (NaN "
+                "or infinite): its weights overflow float32 arithmetic, so it "
+                "cannot be used; fit it again"
+            )
+        return proba
 
     def predict(self, images):
         """Predicted classes of MNIST images (n, 28, 28) of 0-255 pixels."""

@@ -14,6 +14,7 @@ import numpy as np
 
 from .._files import check_write_target, write_atomically
 from .._json import exact
+from ._layout import weight_shapes
 from ._reader import (
     ARRAYS,
     ATTRIBUTE,
@@ -24,10 +25,10 @@ from ._reader import (
     MANIFEST,
     SEAL,
     ModelFileError,
+    check_classifier,
     file_errors,
     read_model_file,
     require,
-    weight_shapes,
 )
 
 __all__ = ["ModelFileError", "load_model", "save_model"]
@@ -75,8 +76,22 @@ def save_model(estimator, path):
         np.lib.format.write_array(buffer, np.array(variable.numpy(), order="C"))
         arrays[f"{key}.npy"] = buffer.getvalue()
     text = json.dumps(manifest, indent=1, sort_keys=True, default=exact)
+    _check_readable(text)
     members = {MANIFEST: text.encode(), ARRAYS: _archive(arrays, seal=False)}
     write_atomically(path, _archive(members, seal=True))
+
+
+def _check_readable(text):
+    """Refuse, before writing, a manifest that the reader would refuse (an
+    optimizer whose state files cannot describe, a history that is not
+    finite numbers...): save_model never writes a file that cannot be loaded."""
+    try:
+        check_classifier(json.loads(text)["classifier"], len(text))
+    except ValueError as exc:
+        raise ValueError(
+            f"save_model cannot write this model: load_model would refuse the "
+            f"file, as {exc}"
+        ) from None
 
 
 def load_model(path):
@@ -229,26 +244,17 @@ def _flatten_scaler(scaling):
 
 
 def _restore_classifier(model_file):
-    from ..estimator._classifier import MNISTClassifier, _check_class_weight, keras
+    from ..estimator._classifier import MNISTClassifier, keras
 
     params = dict(model_file.params)
     optimizer = params.get("optimizer")
-    if isinstance(optimizer, dict):
-        cls = getattr(keras.optimizers, str(optimizer.get("class")), None)
-        config = optimizer.get("config")
-        ok = isinstance(cls, type) and issubclass(cls, keras.optimizers.Optimizer)
-        ok = ok and isinstance(config, dict)
-        ok = ok and all(isinstance(v, _SCALARS) for v in config.values())
-        require(ok, f"its optimizer {optimizer!r:.100} is not a built-in one")
-        params["optimizer"] = cls.from_config(config)
+    if isinstance(optimizer, dict):  # a built-in class and its plain config
+        cls = getattr(keras.optimizers, optimizer["class"])
+        params["optimizer"] = cls.from_config(optimizer["config"])
     clf = MNISTClassifier(**params)
-    clf._check_params()
+    clf._check_params()  # what only Keras knows (the optimizer's config)
     fitted = model_file.fitted
     classes = fitted["classes_"]
-    _check_class_weight(clf.class_weight, classes)  # as fit checks it
-    # Every parameter that sizes the network, against the arrays' headers.
-    weights = model_file.weights(clf.hidden_size, clf.n_hidden_layers)
-
     # The initial weights are overwritten: seeded, they draw from no global state.
     X = np.zeros((len(classes), fitted["n_features_in_"]), dtype=np.float32)
     clf.set_params(random_state=0).initialize(X, classes)
@@ -256,12 +262,14 @@ def _restore_classifier(model_file):
     ok = clf.classes_.dtype == classes.dtype and np.array_equal(clf.classes_, classes)
     require(ok, f"its classes {classes.tolist()!r:.100} are not sorted and unique")
     model = clf.model_
-    state = model.non_trainable_variables + model.optimizer.variables
-    n_arrays = len(model_file.arrays)
-    ok = n_arrays == len(model.trainable_variables) + len(state)
-    require(ok, f"its {n_arrays} arrays do not fit its optimizer")
-    arrays = weights + model_file.state()
-    for variable, array in zip(model.trainable_variables + state, arrays, strict=True):
+    variables = model.trainable_variables
+    variables += model.non_trainable_variables + model.optimizer.variables
+    arrays = model_file.weights + model_file.state
+    # The reader checked the arrays against the layout it derives; the network
+    # built is the judge of that layout (a Keras that keeps another state).
+    ok = len(arrays) == len(variables)
+    require(ok, f"its {len(arrays)} arrays do not fit its optimizer")
+    for variable, array in zip(variables, arrays, strict=True):
         ok = array.shape == tuple(variable.shape)
         require(ok, f"its array of shape {array.shape} does not fit {variable.path}")
         variable.assign(array.astype(variable.dtype, copy=False))

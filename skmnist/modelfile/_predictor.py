@@ -9,104 +9,22 @@ TensorFlow, Keras, JAX or scikeras, nor scikit-learn, SciPy or pandas (SciPy's
 scaler applied, by :mod:`skmnist.images._pixels`, the NumPy code FlattenScaler uses.
 """
 
-import math
+import warnings
 
 import numpy as np
 
-from .._errors import UserError
+from ..images._arrays import PREDICTS_WELL, unscaled_warning
 from ..images._pixels import validate_rows
-from ._reader import file_errors, read_model_file, require
+from ._activations import ACTIVATIONS, softmax
+from ._reader import file_errors, read_model_file
 
 __all__ = ["MNISTPredictor", "load_predictor"]
 
 # Rows per pass through the network: the activations of one pass take
 # 8192 x hidden_size floats (16 MiB a layer at 512 units), whatever the input.
 _CHUNK = 8192
-
-
-def _erf(x):
-    # float32 erf to 1 ulp needs a careful series: SciPy's, imported only here,
-    # so that only a gelu model pays for SciPy's import.
-    from scipy.special import erf
-
-    return erf(x)
-
-
-def _sigmoid(x):
-    # 1 / (1 + exp(-x)) = (1 + tanh(x / 2)) / 2: no overflow for any x.
-    half = np.float32(0.5)
-    return half + half * np.tanh(half * x)
-
-
-def _softplus(x):
-    return np.logaddexp(np.float32(0), x)
-
-
-def _hard_sigmoid(x):
-    return np.clip(x + np.float32(3), 0, 6) / np.float32(6)
-
-
-def _softmax(x):
-    e = np.exp(x - x.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
-
-
-def _log_softmax(x):
-    shifted = x - x.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-
-
-_SELU_ALPHA, _SELU_SCALE = (
-    1.6732632423543772848170429916717,
-    1.0507009873554804934193349852946,
-)
-
-# Keras's activations (keras/src/activations/activations.py, with the default
-# arguments that a name in Dense(activation=name) gets) as NumPy functions.
-# Others (glu, sparsemax, threshold, any a later Keras adds) have no entry:
-# models using them are predicted by the full estimator.
-ACTIVATIONS = {
-    "linear": lambda x: x,
-    "relu": lambda x: np.maximum(x, np.float32(0)),
-    "relu6": lambda x: np.clip(x, 0, 6),
-    "leaky_relu": lambda x: np.where(x > 0, x, np.float32(0.2) * x),
-    "elu": lambda x: np.where(x > 0, x, np.expm1(x)),
-    "selu": lambda x: (
-        np.float32(_SELU_SCALE)
-        * np.where(x > 0, x, np.float32(_SELU_ALPHA) * np.expm1(x))
-    ),
-    "celu": lambda x: np.maximum(x, 0) + np.expm1(np.minimum(x, 0)),
-    "gelu": lambda x: np.float32(0.5) * x * (1 + _erf(x / np.float32(math.sqrt(2)))),
-    "silu": lambda x: x * _sigmoid(x),
-    "swish": lambda x: x * _sigmoid(x),
-    "sigmoid": _sigmoid,
-    "hard_sigmoid": _hard_sigmoid,
-    "hard_silu": lambda x: x * _hard_sigmoid(x),
-    "hard_swish": lambda x: x * _hard_sigmoid(x),
-    "sparse_sigmoid": lambda x: np.clip(np.float32(0.5) * (x + 1), 0, 1),
-    "tanh": np.tanh,
-    "tanh_shrink": lambda x: x - np.tanh(x),
-    "hard_tanh": lambda x: np.clip(x, -1, 1),
-    "softplus": _softplus,
-    "softsign": lambda x: x / (np.abs(x) + 1),
-    "squareplus": lambda x: (x + np.sqrt(np.square(x) + np.float32(4))) / 2,
-    "sparse_plus": lambda x: np.where(
-        x <= -1, np.float32(0), np.where(x < 1, np.float32(0.25) * (x + 1) ** 2, x)
-    ),
-    "soft_shrink": lambda x: np.where(
-        x > 0.5, x - np.float32(0.5), np.where(x < -0.5, x + np.float32(0.5), 0)
-    ),
-    "hard_shrink": lambda x: np.where(np.abs(x) > 0.5, x, np.float32(0)),
-    "exponential": np.exp,
-    "mish": lambda x: x * np.tanh(_softplus(x)),
-    "log_sigmoid": lambda x: -_softplus(-x),
-    "softmax": _softmax,
-    "log_softmax": _log_softmax,
-}
-
-
-class UnsupportedModelError(UserError, ValueError):
-    """A valid model that :func:`load_predictor` cannot compute without Keras."""
+# What a bare classifier's messages call it, as the full model's do.
+_CLASSIFIER = "MNISTClassifier"
 
 
 def load_predictor(path):
@@ -139,11 +57,8 @@ def load_predictor(path):
     Raises
     ------
     ModelFileError
-        If the file is damaged, foreign or inconsistent, as :func:`load_model`
-        would say.
-    ValueError
-        If the model's ``activation`` has no NumPy form here (``"glu"``,
-        ``"sparsemax"``): load it with :func:`load_model`.
+        If the file is damaged, foreign or inconsistent: the verdict of
+        :func:`load_model`, reached by the same reader.
 
     See Also
     --------
@@ -213,23 +128,11 @@ class MNISTPredictor:
 
     @classmethod
     def _from_file(cls, model_file):
+        # Everything was checked by the reader: its verdict is load_model's.
         params = dict(model_file.params)
-        for name, low in (("hidden_size", 1), ("n_hidden_layers", 0)):
-            value = params.get(name)
-            ok = type(value) is int and value >= low
-            require(ok, f"its '{name}' parameter {value!r:.20} is not an int >= {low}")
-        activation = params.get("activation")
-        require(isinstance(activation, str), "its 'activation' parameter is not a str")
-        weights = model_file.weights(params["hidden_size"], params["n_hidden_layers"])
-        if activation not in ACTIVATIONS:
-            raise UnsupportedModelError(
-                f"{model_file.path} uses activation={activation!r}, which "
-                "load_predictor does not compute in NumPy (it does "
-                f"{', '.join(sorted(ACTIVATIONS))}); load it with skmnist.load_model"
-            )
         self = cls.__new__(cls)
         vars(self).update(model_file.fitted)  # classes_, n_features_in_, ...
-        arrays = [np.ascontiguousarray(w, dtype=np.float32) for w in weights]
+        arrays = [np.ascontiguousarray(w, np.float32) for w in model_file.weights]
         self.coefs_, self.intercepts_ = arrays[0::2], arrays[1::2]
         self.scaler_ = model_file.scaler
         if model_file.kind == "Pipeline":
@@ -238,7 +141,8 @@ class MNISTPredictor:
             self.saved_estimator_ = f"Pipeline({steps})"
         else:
             self.saved_estimator_ = "MNISTClassifier"
-        self._params, self._activation = params, ACTIVATIONS[activation]
+        self._params = params
+        self._activation = ACTIVATIONS[params["activation"]]
         return self
 
     @property
@@ -289,12 +193,27 @@ class MNISTPredictor:
         -------
         proba : ndarray of shape (n_samples, n_classes), float32
             Probability of each class, columns in the order of ``classes_``.
+
+        Warns
+        -----
+        UserWarning
+            For a bare classifier, if X has values far outside unit scale (raw
+            0-255 pixels), as the saved classifier warns.
         """
+        return self._proba(X)
+
+    def _proba(self, X):
+        # Called by predict and predict_proba alone: a warning's stacklevel 3
+        # is the caller's line.
         if self.scaler_ is not None:
             X = self.scaler_.transform(X)
         else:
+            # Checked, refused and warned about as the saved classifier does.
             names = getattr(self, "feature_names_in_", None)
-            X = validate_rows(X, type(self).__name__, self.n_features_in_, names)
+            X = validate_rows(X, _CLASSIFIER, self.n_features_in_, names, np.float32)
+            message = unscaled_warning(X, _CLASSIFIER, PREDICTS_WELL)
+            if message is not None:
+                warnings.warn(message, UserWarning, stacklevel=3)
         X = np.ascontiguousarray(X, dtype=np.float32)
         proba = np.empty((len(X), self.n_classes_), dtype=np.float32)
         layers = list(zip(self.coefs_, self.intercepts_, strict=True))
@@ -307,7 +226,7 @@ class MNISTPredictor:
             kernel, bias = layers[-1]
             logits = h @ kernel
             logits += bias
-            proba[start : start + len(h)] = _softmax(logits)
+            proba[start : start + len(h)] = softmax(logits)
         return proba
 
     def predict(self, X):
@@ -323,4 +242,4 @@ class MNISTPredictor:
         y : ndarray of shape (n_samples,)
             Predicted labels, of the type of ``classes_``.
         """
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        return self.classes_[self._proba(X).argmax(axis=1)]

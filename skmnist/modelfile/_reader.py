@@ -9,18 +9,22 @@ this module imports no TensorFlow, Keras, JAX or scikeras.
 """
 
 import contextlib
+import hashlib
 import io
 import json
 import math
 import os
 import re
+import struct
 import zipfile
 
 import numpy as np
 
 from .._errors import UserError
+from ._checks import check_history, check_params, require
+from ._layout import check_layout
 
-__all__ = ["ModelFile", "ModelFileError", "read_model_file"]
+__all__ = ["ModelFile", "ModelFileError", "read_model_file", "require"]
 
 FORMAT_NAME, FORMAT_VERSION = "skmnist-model", 2
 
@@ -35,6 +39,7 @@ FITTED += ["best_epoch_"]
 # MemoryError, a bug's AttributeError) is not the file's fault: it propagates.
 _FILE_ERRORS = (ValueError, TypeError, LookupError, ArithmeticError, EOFError)
 _FILE_ERRORS += (RuntimeError, zipfile.BadZipFile)
+_CHUNK = 1 << 20  # bytes read at once: 1 MiB (a few transient copies of it)
 
 
 class ModelFileError(UserError, ValueError):
@@ -63,8 +68,10 @@ class ModelFile:
         The manifest as stored (for the versions that wrote it).
     kind : {"MNISTClassifier", "Pipeline"}
     params : dict
-        The classifier's parameters, as stored (not yet validated), but for
-        ``class_weight``'s pairs made a dict again.
+        The classifier's parameters, checked against MNISTClassifier's
+        constraints, ``class_weight``'s pairs made a dict again.
+    optimizer : tuple of (str, dict)
+        The optimizer's Keras class name and config (``{}`` for a name).
     fitted : dict
         The classifier's fitted attributes, decoded and checked.
     pipeline : dict or None
@@ -75,37 +82,16 @@ class ModelFile:
         FlattenScaler.
     arrays : dict of str to ndarray
         Every array, by key: ``"hidden_1/kernel"``, ..., ``"state/0"``, ...
+    weights : list of ndarray
+        The kernels and biases in build_mlp's order, float32, finite.
+    state : list of ndarray
+        The non-trainable and optimizer state, in the order the network and
+        its optimizer keep it, each checked against the variable it restores.
     """
 
     def __init__(self, path, size, manifest, **parts):
         self.path, self.size, self.manifest = path, size, manifest
-        vars(self).update(parts)  # kind, params, fitted, pipeline, scaler, arrays
-
-    def weights(self, hidden_size, n_hidden_layers):
-        """The kernels and biases, in build_mlp's order, checked against the
-        parameters that size the network (raises ValueError).
-
-        Call it within :func:`file_errors`.
-        """
-        n_features = self.fitted["n_features_in_"]
-        n_classes = len(self.fitted["classes_"])
-        found = [(k, v.shape) for k, v in self.arrays.items() if "state/" not in k]
-        expected = {}  # not made for a count of layers that the weights do not have
-        if len(found) == 2 * (n_hidden_layers + 1):
-            widths = (n_features, n_classes, hidden_size, n_hidden_layers)
-            expected = weight_shapes(*widths)
-        require(
-            list(expected.items()) == found,
-            f"its weights, of shapes {[s for _, s in found]!r:.200}, are not those "
-            f"of n_features_in_={n_features}, {n_classes} classes, hidden_size="
-            f"{hidden_size} and n_hidden_layers={n_hidden_layers}",
-        )
-        return [self.arrays[key] for key in expected]
-
-    def state(self):
-        """The non-trainable and optimizer state: arrays "state/0", "state/1"..."""
-        n = sum(key.startswith("state/") for key in self.arrays)
-        return [self.arrays[f"state/{i}"] for i in range(n)]
+        vars(self).update(parts)  # kind, params, fitted, pipeline, scaler, arrays...
 
 
 @contextlib.contextmanager
@@ -122,7 +108,12 @@ def file_errors(path):
 
 
 def read_model_file(path):
-    """Read a model file and check everything in it that needs no Keras.
+    """Read a model file and check everything in it, without Keras.
+
+    The one verdict on a file: :func:`skmnist.load_model`,
+    :func:`skmnist.load_predictor`, ``skmnist info``, ``skmnist predict`` and
+    ``skmnist serve`` all read it here. The file is read in a stream: its
+    arrays are the only copy of its contents held at once.
 
     Parameters
     ----------
@@ -137,21 +128,22 @@ def read_model_file(path):
     ------
     ModelFileError
         If the file is empty, truncated, corrupted, of another kind (a joblib
-        or pickle file), of another format version, or inconsistent: arrays
-        that are not finite numbers of their headers' sizes, fitted attributes
-        that no fit produces, a missing attribute.
+        or pickle file), of another format version, or inconsistent: members
+        named twice, arrays that are not float32 finite numbers of the shapes
+        the network and its optimizer keep, parameters MNISTClassifier refuses,
+        fitted attributes that no fit produces, a missing attribute.
     """
-    with open(path, "rb") as f:
-        data = f.read()
-    with file_errors(path):
-        check_seal(data)
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            manifest, blob = _read_members(archive, len(data))
-        return _parse(os.fspath(path), manifest, blob, len(data))
+    with open(path, "rb") as f, file_errors(path):
+        size = os.fstat(f.fileno()).st_size
+        check_seal(f, size)
+        f.seek(0)
+        with zipfile.ZipFile(f) as archive:
+            manifest, member = _read_members(archive, size)
+            arrays = _arrays(_Member(f, member), size)
+        return _parse(os.fspath(path), manifest, arrays, size)
 
 
-def _parse(path, manifest, blob, size):
-    arrays = _arrays(blob)
+def _parse(path, manifest, arrays, size):
     kind = manifest.get("estimator")
     ok = kind in ("MNISTClassifier", "Pipeline")
     require(ok, f"it holds an estimator of the kind {kind!r:.50}")
@@ -164,18 +156,77 @@ def _parse(path, manifest, blob, size):
         require(ok, f"its steps {names!r:.100} are not valid")
         # A fit would load the pickles in a cache folder: save_model never sets one.
         require(params.get("memory") is None, "its pipeline sets a memory folder")
-    spec = _get(manifest, "classifier", dict)
+        unknown = sorted(set(params) - {"memory", "transform_input", "verbose"})
+        require(not unknown, f"its pipeline has parameters {unknown!r:.100}")
+        verbose = params.get("verbose", False)
+        require(type(verbose) is bool, f"its pipeline's verbose {verbose!r:.20}")
+        transform = params.get("transform_input")
+        require(transform is None, f"its pipeline's transform_input {transform!r:.50}")
+    params, fitted, optimizer = check_classifier(
+        _get(manifest, "classifier", dict), size
+    )
+    n_classes, n_features = len(fitted["classes_"]), fitted["n_features_in_"]
+    weights, state = check_layout(arrays, n_features, n_classes, params, optimizer)
+    if kind == "Pipeline":
+        scaler = _scaler(_get(manifest, "scaler", dict), fitted, size)
+    parts = dict(kind=kind, params=params, fitted=fitted, pipeline=pipeline)
+    parts.update(optimizer=optimizer, weights=weights, state=state)
+    return ModelFile(path, size, manifest, scaler=scaler, arrays=arrays, **parts)
+
+
+def check_classifier(spec, size):
+    """The classifier's section of a manifest, checked: its parameters (their
+    pairs of class weights made a dict again), its decoded fitted attributes
+    and its optimizer's (class name, config). save_model asks it too, so that
+    it never writes a file that this reader refuses."""
     params = dict(_get(spec, "params", dict))
     if isinstance(params.get("class_weight"), list):  # pairs: JSON keys are strings
-        params["class_weight"] = {key: w for key, w in params["class_weight"]}
+        pairs = params["class_weight"]
+        ok = all(isinstance(pair, list) and len(pair) == 2 for pair in pairs)
+        require(ok, f"its class_weight {pairs!r:.50} is not pairs")
+        params["class_weight"] = {key: w for key, w in pairs}
     fitted = _get(spec, "fitted", dict)
     require(set(fitted) <= set(FITTED), f"its classifier has {sorted(fitted)}")
     fitted = {name: _decode(value, size) for name, value in fitted.items()}
     _check_classifier_fitted(fitted)
-    if kind == "Pipeline":
-        scaler = _scaler(_get(manifest, "scaler", dict), fitted, size)
-    parts = dict(kind=kind, params=params, fitted=fitted, pipeline=pipeline)
-    return ModelFile(path, size, manifest, scaler=scaler, arrays=arrays, **parts)
+    optimizer = check_params(params, fitted["classes_"])
+    return params, fitted, optimizer
+
+
+class _Member(io.RawIOBase):
+    """A stored (uncompressed) zip member read in place from the open file:
+    the .npz inside the model file, read without a copy of it in memory."""
+
+    def __init__(self, f, info):
+        # A local file header (the zip format's): 30 bytes, of which the
+        # lengths of the name and of the extra field are the last four.
+        f.seek(info.header_offset)
+        header = f.read(30)
+        require(header[:4] == b"PK\x03\x04", "its zip is damaged")
+        name, extra = struct.unpack("<HH", header[26:30])
+        self._f, self._pos, self.size = f, 0, info.file_size
+        self._start = info.header_offset + 30 + name + extra
+
+    def readable(self):
+        return True
+
+    def seekable(self):
+        return True
+
+    def tell(self):
+        return self._pos
+
+    def seek(self, offset, whence=io.SEEK_SET):
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self.size}
+        self._pos = max(0, base[whence] + offset)
+        return self._pos
+
+    def readinto(self, buffer):
+        n = max(0, min(len(buffer), self.size - self._pos))
+        self._f.seek(self._start + self._pos)
+        n = self._f.readinto(memoryview(buffer)[:n])
+        self._pos += n
+        return n
 
 
 def _check_classifier_fitted(fitted):
@@ -194,8 +245,9 @@ def _check_classifier_fitted(fitted):
     require(all(has) or not any(has), "it has only one of history_ and n_iter_")
     if "history_" in fitted:
         history = fitted["history_"]
-        require(isinstance(history, dict), "its history_ is not a dict")
-        history = {str(k): [float(x) for x in _list(v)] for k, v in history.items()}
+        ok = isinstance(history, dict) and all(isinstance(k, str) for k in history)
+        require(ok, "its history_ is not a dict")
+        history = {k: check_history(k, v) for k, v in history.items()}
         n_iter = fitted["n_iter_"]
         lengths = {len(values) for values in history.values()}
         ok = type(n_iter) is int and n_iter >= 1 and "loss" in history
@@ -262,19 +314,18 @@ def _check_feature_names(fitted, owner):
     fitted["feature_names_in_"] = names.astype(object)
 
 
-def _list(value):
-    require(isinstance(value, list), f"its history_ holds {value!r:.50}, not a list")
-    return value
-
-
-def _arrays(blob):
+def _arrays(member, size):
     """Every array of the .npz, keyed in stored order: numeric, of the size its
     .npy header claims (checked before its data is read, so that a forged
     header allocates nothing: np.load would allocate what it claims first),
-    and finite."""
+    and finite; each read into its own array, the only copy made."""
     arrays, claimed = {}, 0
-    with zipfile.ZipFile(io.BytesIO(blob)) as npz:
-        for info in npz.infolist():
+    with zipfile.ZipFile(member) as npz:
+        infos = npz.infolist()
+        names = [info.filename for info in infos]
+        duplicated = sorted({name for name in names if names.count(name) > 1})
+        require(not duplicated, f"its arrays.npz holds {duplicated!r:.100} twice")
+        for info in infos:
             key = info.filename.removesuffix(".npy")
             with npz.open(info) as f:
                 version = np.lib.format.read_magic(f)
@@ -286,52 +337,71 @@ def _arrays(blob):
                 ok = ok and dtype.kind in "biuf" and not fortran
                 require(ok, f"its array {key!r:.50} is not a numeric .npy of its size")
                 claimed += nbytes
-                ok = claimed <= len(blob)
+                ok = claimed <= size
                 require(ok, f"its arrays claim {claimed} bytes, over its size")
-                arrays[key] = np.frombuffer(f.read(), dtype).reshape(shape)
+                arrays[key] = _read_array(f, shape, dtype)
             ok = dtype.kind != "f" or bool(np.isfinite(arrays[key]).all())
             require(ok, f"its array {key!r:.50} holds NaN or infinite values")
     return arrays
 
 
-def weight_shapes(n_features, n_classes, hidden_size, n_hidden_layers):
-    """{name: shape} of the kernels and biases that build_mlp makes, in its order."""
-    widths = [n_features] + [hidden_size] * n_hidden_layers + [n_classes]
-    names = [f"hidden_{i}" for i in range(1, n_hidden_layers + 1)] + ["logits"]
-    shapes = {}
-    for name, n_in, n_out in zip(names, widths[:-1], widths[1:], strict=True):
-        shapes.update({f"{name}/kernel": (n_in, n_out), f"{name}/bias": (n_out,)})
-    return shapes
+def _read_array(f, shape, dtype):
+    """The array of `shape` and `dtype` whose bytes `f` holds next, read into
+    place in chunks (no second copy), in native byte order."""
+    array = np.empty(shape, dtype)
+    view = memoryview(array.reshape(-1).view(np.uint8))
+    for start in range(0, len(view), _CHUNK):
+        chunk = f.read(min(_CHUNK, len(view) - start))
+        require(len(chunk) == min(_CHUNK, len(view) - start), "it is truncated")
+        view[start : start + len(chunk)] = chunk
+    return array if dtype.isnative else array.astype(dtype.newbyteorder("="))
 
 
-def check_seal(data):
-    """Refuse (ValueError) data that is not a whole, undamaged sealed archive."""
-    import hashlib
-
-    require(data, "the file is empty")
+def check_seal(f, size):
+    """Refuse (ValueError) a binary file of `size` bytes that is not a whole,
+    undamaged sealed archive; reads it in chunks."""
+    require(size, "the file is empty")
+    f.seek(0)
+    head = f.read(6)
     # A pickle starts with its protocol opcode; joblib compresses with zlib (a
     # two-byte header that is a multiple of 31), gzip, bz2, xz or lzma.
     magic = (b"\x80", b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"\x5d\x00\x00")
-    zlib = data[0] == 0x78 and int.from_bytes(data[:2], "big") % 31 == 0
+    zlib = head[0] == 0x78 and int.from_bytes(head[:2], "big") % 31 == 0
     require(
-        not (data.startswith(magic) or zlib),
+        not (head.startswith(magic) or zlib),
         "it looks like a pickle or joblib file, not a file made by save_model; such "
         "files run code when loaded: load them with joblib.load only if you trust "
         "their source as your own code",
     )
-    ok = data.startswith(b"PK") and data[-DIGITS - len(SEAL) : -DIGITS] == SEAL
+    end = size - DIGITS
+    ok = head.startswith(b"PK") and end - len(SEAL) >= 0
+    if ok:
+        f.seek(end - len(SEAL))
+        ok = f.read(len(SEAL)) == SEAL
     require(ok, "it is truncated, or not a file made by save_model")
-    digest = hashlib.sha256(data[:-DIGITS]).hexdigest().encode()
-    require(digest == data[-DIGITS:], "its SHA-256 checksum is wrong: it is damaged")
+    digest, done = hashlib.sha256(), 0
+    f.seek(0)
+    while done < end:
+        chunk = f.read(min(_CHUNK, end - done))
+        require(chunk, "it is truncated")
+        digest.update(chunk)
+        done += len(chunk)
+    seal = f.read(DIGITS)
+    ok = digest.hexdigest().encode() == seal
+    require(ok, "its SHA-256 checksum is wrong: it is damaged")
 
 
 def _read_members(archive, size):
-    """The manifest and the .npz member of a sealed archive."""
+    """The manifest and the zip entry of the .npz member of a sealed archive."""
     infos = archive.infolist()
     stored = all(info.compress_type == zipfile.ZIP_STORED for info in infos)
     ok = stored and sum(info.file_size for info in infos) <= size
     require(ok, "its members are compressed or larger than the file")
-    manifest = json.loads(archive.read(MANIFEST))
+    names = [info.filename for info in infos]
+    # Two members of one name: zip tools disagree on which one is the file's.
+    duplicated = sorted({name for name in names if names.count(name) > 1})
+    require(not duplicated, f"it holds the members {duplicated!r:.100} twice")
+    manifest = json.loads(archive.read(MANIFEST), object_pairs_hook=_unique_keys)
     ok = isinstance(manifest, dict) and manifest.get("format") == FORMAT_NAME
     require(ok, f"its manifest is not that of a {FORMAT_NAME!r} file")
     version = manifest.get("format_version")
@@ -340,7 +410,14 @@ def _read_members(archive, size):
         how = "upgrade skmnist to load it"
     problem = f"it has format version {version!r:.20}, and this skmnist reads only "
     require(version == FORMAT_VERSION, f"{problem}{FORMAT_VERSION}: {how}")
-    return manifest, archive.read(ARRAYS)
+    return manifest, archive.getinfo(ARRAYS)
+
+
+def _unique_keys(pairs):
+    keys = [key for key, _ in pairs]
+    duplicated = sorted({key for key in keys if keys.count(key) > 1})
+    require(not duplicated, f"its manifest names {duplicated!r:.100} twice")
+    return dict(pairs)
 
 
 def _decode(value, size):
@@ -364,9 +441,3 @@ def _get(mapping, key, kind):
     value = mapping.get(key)
     require(isinstance(value, kind), f"its manifest has no valid {key!r} entry")
     return value
-
-
-def require(condition, problem):
-    """Raise a ValueError of `problem` unless `condition` (see file_errors)."""
-    if not condition:
-        raise ValueError(problem)

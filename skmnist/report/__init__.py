@@ -1,2 +1,1 @@
-"""Scores and figures: evaluate_model and the plots.
-"""
+"""Scores and figures: evaluate_model and the plots."""

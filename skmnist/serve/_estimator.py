@@ -59,8 +59,9 @@ _DIGITS = [str(d) for d in range(10)]
 def _self_test(model, name):
     # Predictions now, on real digits of the packaged sample in batches of a
     # few sizes: a model that cannot read MNIST images as the service sends
-    # them fails here, in one line, not at every request; and the first
-    # calls' set-up is paid here, not by the first clients.
+    # them fails here, in one line, not at every request (a model whose
+    # outputs are not finite too, whatever its classes: ImageModel refuses
+    # them); and the first calls' set-up is paid here, not by the first clients.
     images, labels = skmnist.load_mnist_sample(subset="test", return_X_y=True)
     n_classes = len(model.classes_)
     for n in (1, 2, 3, 4, len(images)):

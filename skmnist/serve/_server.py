@@ -12,6 +12,8 @@ import sys
 
 import uvicorn
 
+from skmnist._frontend import printable
+
 from ._app import LOOPBACK_HOSTS, make_app
 from ._logs import RateLimit
 from ._protocol import GuardedH11Protocol
@@ -134,6 +136,7 @@ def run(
     bound_host, bound_port = sock.getsockname()[:2]
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
     name = os.fspath(model) if isinstance(model, (str, os.PathLike)) else "the model"
+    name = printable(name)  # a file name is data: no escape sequence acts
     if not _is_loopback(bound_host):
         print(
             f"skmnist serve: warning: listening on {bound_host}, reachable from "
