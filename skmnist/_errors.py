@@ -8,7 +8,7 @@ command line prints these as one line; anything else escaping it is a bug and
 keeps its traceback. This module imports nothing: every room may use it.
 """
 
-__all__ = ["MissingExtra", "UnsupportedBackend", "UserError"]
+__all__ = ["MissingExtra", "TrainingInterrupted", "UnsupportedBackend", "UserError"]
 
 
 class UserError(Exception):
@@ -21,6 +21,22 @@ class MissingExtra(UserError, ImportError):
 
 class UnsupportedBackend(UserError, RuntimeError):
     """Keras is set to a backend that skmnist does not train on."""
+
+
+class TrainingInterrupted(UserWarning):
+    """A fit stopped by ``KeyboardInterrupt`` (Ctrl+C) after its first epoch.
+
+    Warned, not raised: the estimator keeps the weights reached and the
+    finished epochs, as scikit-learn's ``MLPClassifier`` does. A program that
+    must not go on with a partial model (``skmnist train``) turns it into an
+    error with a warnings filter. ``n_epochs`` of the fit's ``epochs`` finished,
+    counting any resumed from an earlier fit.
+    """
+
+    def __init__(self, message, n_epochs=None, epochs=None):
+        super().__init__(message)
+        self.n_epochs = n_epochs
+        self.epochs = epochs
 
 
 # The Keras backends that skmnist trains and predicts on.

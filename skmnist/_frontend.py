@@ -2,17 +2,19 @@
 
 :mod:`skmnist.cli` and :mod:`skmnist.serve` compose public names of skmnist and
 these, which a user of the library does not need: how a model file is opened for
-0-255 images, how a target is checked before anything is computed, what counts as
-a user's mistake. Each is defined in its room and only gathered here, so that the
-front ends import one documented module instead of the rooms' private ones. It
-sits above ``modelfile/`` and ``report/`` and below ``cli/`` and ``serve/``.
-Importing it imports no TensorFlow, Keras or scikit-learn (the light ``predict``
-path goes through it): what needs them is imported when called.
+0-255 images, what an array of 0-255 images means (whatever its source), how a
+target is checked before anything is computed, what counts as a user's mistake.
+Each is defined in its room and only gathered here, so that the front ends import
+one documented module instead of the rooms' private ones. It sits above
+``modelfile/`` and ``report/`` and below ``cli/`` and ``serve/``. Importing it
+imports no TensorFlow, Keras or scikit-learn (the light ``predict`` path goes
+through it): what needs them is imported when called.
 """
 
-from ._errors import UserError
-from ._files import check_write_target
+from ._errors import TrainingInterrupted, UserError
+from ._files import check_write_target, write_atomically
 from ._json import plain, printable
+from .images._arrays import InputError, mnist_images
 from .modelfile._image_model import (
     NotAnImageModel,
     as_image_model,
@@ -24,7 +26,9 @@ from .modelfile._image_model import (
 from .modelfile._reader import read_model_file
 
 __all__ = [
+    "InputError",
     "NotAnImageModel",
+    "TrainingInterrupted",
     "UserError",
     "as_image_model",
     "check_model_path",
@@ -35,10 +39,12 @@ __all__ = [
     "is_pickle",
     "is_users_mistake",
     "load_image_model",
+    "mnist_images",
     "plain",
     "printable",
     "read_model_file",
     "require_matplotlib",
+    "write_atomically",
 ]
 
 

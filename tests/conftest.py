@@ -129,3 +129,21 @@ def skmnist_command():
             "(pyproject.toml declares [project.scripts] skmnist)"
         )
     return [path]
+
+
+@pytest.fixture
+def redefined_optimizer():
+    """Makes optimizer classes all named alike, as a notebook cell run again
+    would: ``redefined_optimizer(factor)`` is SGD whose steps are ``factor``
+    times as long."""
+
+    def redefined(factor):
+        import keras
+
+        class Scaled(keras.optimizers.SGD):
+            def update_step(self, gradient, variable, learning_rate):
+                super().update_step(gradient * factor, variable, learning_rate)
+
+        return Scaled
+
+    return redefined

@@ -264,3 +264,19 @@ def test_fit_loop_times_windows_after_the_warm_up():
     assert fit_loop.windows(200) == (slice(20, 40), slice(180, 200))
     # Short runs (--small) start after their first third.
     assert fit_loop.windows(15) == (slice(5, 10), slice(10, 15))
+
+
+def test_fit_loop_judges_the_growth_from_fit_10_with_resumable_fits_off_and_on():
+    from skmnist.engine._resume import MAX_RESUMABLE_BYTES
+
+    fit_loop = _load("fit_loop")
+    rss = [900.0 + i for i in range(100)]
+    run = {"rss_mb": rss, "fit_s": [0.1] * 100, "noise_lines": 0}
+    assert fit_loop.summarize(run)["growth_from_10_mb"] == rss[-1] - rss[9]
+    summary = {"tf-off": {"growth_from_10_mb": 12.0}, "tf": {"growth_from_10_mb": 60}}
+    rows = fit_loop._growth_from_10(["tf-off", "tf"], summary)
+    assert [(r[0], r[2], r[4]) for r in rows] == [
+        ("growth10_tf-off", 12.0, 25),
+        ("growth10_tf", 60, round(25 + MAX_RESUMABLE_BYTES / 1e6, 1)),
+    ]
+    assert fit_loop._growth_from_10(["tf", "jax"], summary) == []

@@ -8,9 +8,13 @@ import keras
 import numpy as np
 import pytest
 from sklearn import config_context
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 
 from skmnist import FlattenScaler, MNISTClassifier
+from skmnist._errors import UserError
+from skmnist._fixes import InvalidParameterError
 
 FAST = {**_settings.FAST, "random_state": 0}
 
@@ -398,3 +402,138 @@ def test_keyboard_interrupt_in_the_first_epoch_keeps_the_previous_model(blobs):
         clf.fit(X, y)
     _assert_same_state(before, _fitted_state(clf))
     np.testing.assert_array_equal(clf.predict_proba(X), proba)
+
+
+# -- one parameter per setting: scikeras's routed parameters are refused ----------
+
+
+@pytest.mark.parametrize(
+    "routed, use",
+    [
+        ("optimizer__learning_rate", "learning_rate="),
+        ("fit__batch_size", "batch_size="),
+        ("fit__epochs", "epochs="),
+        ("predict__batch_size", "batch_size="),
+        ("model__hidden_size", "hidden_size="),
+        ("compile__loss", "MNISTClassifier's parameters are"),
+        ("loss__from_logits", "MNISTClassifier's parameters are"),
+        ("metrics__average", "MNISTClassifier's parameters are"),
+        ("callbacks__0", "callbacks="),
+    ],
+)
+def test_routed_parameters_are_refused_naming_the_one_to_use(routed, use):
+    clf = MNISTClassifier(**FAST)
+    with pytest.raises(ValueError, match=rf"{routed}.*{use}") as info:
+        clf.set_params(**{routed: 0.3})
+    assert isinstance(info.value, InvalidParameterError)
+    assert routed not in vars(clf)  # nothing half-set
+    with pytest.raises(TypeError, match=routed):  # the constructor refuses too
+        MNISTClassifier(**{routed: 0.3})
+
+
+def test_routed_learning_rate_is_refused_through_a_pipeline_and_a_search(blobs):
+    X, y = blobs
+    pipe = Pipeline([("mlp", MNISTClassifier(**FAST))])
+    with pytest.raises(ValueError, match=r"optimizer__learning_rate.*learning_rate="):
+        pipe.set_params(mlp__optimizer__learning_rate=0.3)
+    search = GridSearchCV(
+        pipe, {"mlp__optimizer__learning_rate": [1e-5, 0.1]}, cv=2, error_score="raise"
+    )
+    with pytest.raises(ValueError, match=r"learning_rate="):
+        search.fit(X, y)
+
+
+def test_real_parameters_still_set_clone_and_search(blobs):
+    X, y = blobs
+    pipe = Pipeline([("mlp", MNISTClassifier(**FAST))])
+    pipe.set_params(mlp__learning_rate=0.3, mlp__batch_size=7)
+    assert clone(pipe).get_params()["mlp__learning_rate"] == 0.3
+    assert clone(pipe).get_params()["mlp__batch_size"] == 7
+    search = GridSearchCV(
+        pipe.set_params(mlp__epochs=1), {"mlp__learning_rate": [1e-5, 0.1]}, cv=2
+    ).fit(X, y)
+    scores = search.cv_results_["mean_test_score"]
+    assert scores[0] != scores[1]  # the parameter acts
+
+
+@pytest.mark.parametrize("rate", [1, np.float32(1e-3), np.float64(0.01), np.int64(1)])
+def test_learning_rate_takes_any_real_number_type(blobs, rate):
+    X, y = blobs
+    clf = MNISTClassifier(**{**FAST, "epochs": 1}, learning_rate=rate).fit(X, y)
+    expected = MNISTClassifier(**{**FAST, "epochs": 1}, learning_rate=float(rate))
+    np.testing.assert_array_equal(
+        clf.predict_proba(X), expected.fit(X, y).predict_proba(X)
+    )
+
+
+def test_learning_rate_of_numpy_type_in_a_grid_search(blobs):
+    X, y = blobs
+    grid = {"learning_rate": [1, np.float32(1e-3)]}
+    search = GridSearchCV(
+        MNISTClassifier(**{**FAST, "epochs": 1}), grid, cv=2, error_score="raise"
+    )
+    assert search.fit(X, y).best_params_["learning_rate"] in grid["learning_rate"]
+
+
+@pytest.mark.parametrize(
+    "y_of", [lambda y: y.astype(object), lambda y: list(y)], ids=["object", "list"]
+)
+def test_labels_mixing_strings_and_numbers_are_refused_before_training(blobs, y_of):
+    X, y = blobs
+    y = y.astype(object)
+    y[y == "a"] = 1  # ints among strings
+    _refused_before_training(
+        lambda rec: MNISTClassifier(**FAST, callbacks=[rec]).fit(X, y_of(y)),
+        ValueError,
+        r"y mixes label types \(int and str\).*one type",
+    )
+    with pytest.raises(ValueError, match=r"classes mixes label types"):
+        MNISTClassifier(**FAST).partial_fit(X, y.astype(str), classes=["a", 1, "b"])
+
+
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "float16", "mixed_float16"])
+def test_a_global_dtype_policy_other_than_float32_is_refused(blobs, policy):
+    X, y = blobs
+    before = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        _refused_before_training(
+            lambda rec: MNISTClassifier(**FAST, callbacks=[rec]).fit(X, y),
+            UserError,
+            rf"dtype policy is '{policy}'.*set_dtype_policy\('float32'\)",
+        )
+    finally:
+        keras.config.set_dtype_policy(before)
+
+
+def test_a_network_larger_than_memory_is_refused_before_training(blobs):
+    X, y = blobs
+    _refused_before_training(
+        lambda rec: MNISTClassifier(
+            **{**FAST, "hidden_size": 10**6}, callbacks=[rec]
+        ).fit(X, y),
+        UserError,
+        r"hidden_size=1000000 .* parameters.* GB of memory.*Lower hidden_size",
+    )
+
+
+def test_parameter_validation_follows_scikit_learns_config(blobs):
+    X, y = blobs
+    clf = MNISTClassifier(**FAST)
+    clf.epochs = 1.5  # not an int: refused unless validation is skipped
+    with pytest.raises(InvalidParameterError, match="'epochs'"):
+        clf.fit(X, y)
+    calls = []
+    clf = MNISTClassifier(**{**FAST, "epochs": 1})
+    clf._validate_params = lambda: calls.append(1)
+    with config_context(skip_parameter_validation=True):
+        clf.fit(X, y)
+    assert calls == []
+    clf.partial_fit(X, y)
+    clf.partial_fit(X, y)
+    assert calls == []  # fitted: partial_fit validates only on its first call
+    clf = MNISTClassifier(**{**FAST, "epochs": 1})
+    clf._validate_params = lambda: calls.append(1)
+    clf.partial_fit(X, y, classes=["a", "b", "c"])
+    clf.partial_fit(X, y)
+    assert calls == [1]

@@ -12,10 +12,12 @@ import json
 import os
 import re
 import shutil
+import signal
 import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import types
 
 import joblib
@@ -134,6 +136,62 @@ def test_train_console_script(tmp_path, skmnist_command):
     # TensorFlow's start-up lines, which no log level hides, are kept out.
     assert "InitializeLog" not in result.stderr
     assert list(tmp_path.iterdir()) == []  # neither --out nor --report-dir
+
+
+def _train_interrupted(out, *options):
+    """``skmnist train --out OUT`` as from a shell, where Ctrl+C comes once the
+    first epoch is reported: returns its exit status and output."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    command = [sys.executable, "-m", "skmnist", "train", "--sample", "--epochs"]
+    command += ["1000", "--hidden-size", "8", "--random-state", "0", "--verbose"]
+    command += ["2", "--out", os.fspath(out), *options]
+    with subprocess.Popen(
+        command,
+        env={**env, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    ) as proc:
+        timer = threading.Timer(300, proc.kill)
+        timer.start()
+        try:
+            lines = []
+            for line in proc.stdout:  # the epochs' lines, one each
+                lines.append(line)
+                if line.startswith("Epoch 1/1000"):
+                    proc.send_signal(signal.SIGINT)
+                    break
+            lines.append(proc.stdout.read())
+            status = proc.wait()
+        finally:
+            timer.cancel()
+    return status, "".join(lines)
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_train_leaves_the_existing_model_and_exits_130(tmp_path):
+    out = tmp_path / "existing.skmnist"
+    out.write_bytes(b"the user's model, whatever it holds")
+    status, output = _train_interrupted(out)
+    assert status == 130, output
+    assert out.read_bytes() == b"the user's model, whatever it holds"
+    assert list(tmp_path.iterdir()) == [out]  # no temporary file left
+    assert re.search(r"interrupted after \d+ of 1000 epochs: \S+ not written", output)
+    assert "--keep-partial" in output
+    assert "test accuracy" not in output and "Traceback" not in output
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_train_with_keep_partial_writes_the_model_reached(tmp_path):
+    out = tmp_path / "existing.joblib"
+    out.write_bytes(b"the user's model, whatever it holds")
+    status, output = _train_interrupted(out, "--keep-partial")
+    assert status == 0, output
+    n_iter = joblib.load(out)[-1].n_iter_
+    assert 1 <= n_iter < 1000
+    assert f"after {n_iter} of 1000 epochs" in output
+    assert re.search(r"^test accuracy: +0\.\d{4}$", output, re.M)
+    assert list(tmp_path.iterdir()) == [out]
 
 
 # A line TensorFlow or absl prints as TensorFlow starts (oneDNN, CUDA, CPU

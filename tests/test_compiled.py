@@ -1,6 +1,7 @@
 """Many fits in one process: compiled once per network, flat memory, no noise,
 each estimator owning its weights, threads that do not disturb each other."""
 
+import gc
 import json
 import os
 import random
@@ -15,7 +16,12 @@ import keras
 import numpy as np
 import pytest
 
-from skmnist import MNISTClassifier, clear_compiled_networks, load_mnist_sample
+from skmnist import (
+    MNISTClassifier,
+    clear_compiled_networks,
+    load_mnist_sample,
+    set_resumable_fits,
+)
 
 FAST = {**_settings.FAST, "epochs": 2}
 
@@ -113,6 +119,24 @@ def test_the_cache_keeps_the_most_recent_networks(digits, monkeypatch):
     assert clear_compiled_networks() == 3
 
 
+def _traced_graphs():
+    gc.collect()
+    return sum(type(o).__name__ == "FuncGraph" for o in gc.get_objects())
+
+
+def test_a_network_the_cache_forgets_leaves_no_traced_program_alive(digits):
+    # TensorFlow kept every traced training program alive for good, through
+    # the custom gradient of the optimizer's all-reduce, registered process-wide:
+    # a loop of fits over many network sizes grew by megabytes a fit.
+    X, y = digits
+    clear_compiled_networks()
+    before = _traced_graphs()
+    MNISTClassifier(**FAST, random_state=0).fit(X, y).predict_proba(X)
+    assert _traced_graphs() > before  # the cache holds them
+    clear_compiled_networks()
+    assert _traced_graphs() == before
+
+
 # -- reuse gives the same model --------------------------------------------------
 
 
@@ -143,6 +167,25 @@ def test_a_reused_network_trains_the_model_a_new_one_does(backend):
         backend,
     )
     assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_an_optimizer_class_redefined_under_its_name_trains_its_own_rule(
+    digits, redefined_optimizer
+):
+    # The class, not its name, selects the compiled update.
+    X, y = digits
+    first, second = redefined_optimizer(1.0), redefined_optimizer(0.25)
+    previous = set_resumable_fits(False)
+    try:
+        MNISTClassifier(**FAST, optimizer=first(0.1), random_state=0).fit(X, y)
+        reused = MNISTClassifier(**FAST, optimizer=second(0.1), random_state=0)
+        reused.fit(X, y)
+        clear_compiled_networks()
+        new = MNISTClassifier(**FAST, optimizer=second(0.1), random_state=0)
+        new.fit(X, y)
+    finally:
+        set_resumable_fits(previous)
+    np.testing.assert_array_equal(reused.predict_proba(X), new.predict_proba(X))
 
 
 def test_a_fitted_estimator_owns_its_weights(digits):

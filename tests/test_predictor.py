@@ -99,7 +99,7 @@ def test_bare_classifier_with_its_labels(labels, tmp_path):
     _assert_same_predictions(full, light, X)
     assert light.saved_estimator_ == "MNISTClassifier" and light.scaler_ is None
     assert light.classes_.tolist() == list(labels)
-    with pytest.raises(ValueError, match="X has 7 features, but MNISTPredictor"):
+    with pytest.raises(ValueError, match="X has 7 features, but MNISTClassifier"):
         light.predict(X[:, :7])
     with pytest.raises(ValueError, match="NaN"):
         light.predict(np.full((1, 8), np.nan))
@@ -108,7 +108,7 @@ def test_bare_classifier_with_its_labels(labels, tmp_path):
 @pytest.mark.parametrize(
     "bad, match",
     [
-        (lambda X: X.astype(str), "FlattenScaler expects numeric pixel values"),
+        (lambda X: X.astype(str), "contains strings.*FlattenScaler takes finite"),
         (lambda X: X[:, :20], r"images of shape \(20, 28\), but FlattenScaler"),
         (lambda X: X[0], r"looks like one image.*X\[np.newaxis\]"),
         (lambda X: X[:, 0, 0], "got a 1D array of shape"),

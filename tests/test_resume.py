@@ -1,10 +1,12 @@
 """A fit identical to an earlier one but for more epochs resumes from its end
 state, bit for bit a fresh fit; fits that could differ in any way never do."""
 
+import gc
 import os
 import subprocess
 import sys
 import textwrap
+import tracemalloc
 import warnings
 
 import numpy as np
@@ -25,6 +27,7 @@ from skmnist import (
     make_mnist_pipeline,
     set_resumable_fits,
 )
+from skmnist._errors import TrainingInterrupted
 from skmnist.engine import _resume, _training
 
 TINY = {**SMALL_NETWORK, "batch_size": 64, "random_state": 0}
@@ -52,11 +55,11 @@ def _state(clf):
     return [v.numpy() for v in model.variables + model.optimizer.variables]
 
 
-def _fresh(X, y, sample_weight=None, **params):
+def _fresh(X, y, sample_weight=None, cls=MNISTClassifier, **params):
     """A fit with resumption off: what every resumed fit must equal."""
     previous = set_resumable_fits(False)
     try:
-        return MNISTClassifier(**params).fit(X, y, sample_weight=sample_weight)
+        return cls(**params).fit(X, y, sample_weight=sample_weight)
     finally:
         set_resumable_fits(previous)
 
@@ -192,6 +195,39 @@ def test_an_optimizer_instance_keys_by_its_learning_rate(data):
     _assert_identical(clf, _fresh(X, y, **base, optimizer=other, epochs=3), X)
 
 
+class _HalvedStart(MNISTClassifier):
+    """Another estimator of the same parameters: its initial weights are halved."""
+
+    def _initialize(self, X, classes, seed):
+        super()._initialize(X, classes, seed)
+        for variable in self.model_.trainable_variables:
+            variable.assign(variable * 0.5)
+
+
+def test_a_subclass_never_resumes_from_its_base_class(data):
+    X, y = data
+    MNISTClassifier(**TINY, epochs=1).fit(X, y)
+    clf = _HalvedStart(**TINY, epochs=2).fit(X, y)
+    assert _resume.COUNTS == {"hits": 0, "misses": 2}
+    again = _HalvedStart(**TINY, epochs=3).fit(X, y)  # from its own fit
+    assert _resume.COUNTS == {"hits": 1, "misses": 2}
+    _assert_identical(clf, _fresh(X, y, cls=_HalvedStart, **TINY, epochs=2), X)
+    _assert_identical(again, _fresh(X, y, cls=_HalvedStart, **TINY, epochs=3), X)
+
+
+def test_an_optimizer_class_redefined_under_its_name_never_resumes(
+    data, redefined_optimizer
+):
+    X, y = data
+    first, second = redefined_optimizer(1.0), redefined_optimizer(0.25)
+    params = dict(TINY, jit_compile=False)
+    MNISTClassifier(**params, optimizer=first(0.1), epochs=1).fit(X, y)
+    clf = MNISTClassifier(**params, optimizer=second(0.1), epochs=2).fit(X, y)
+    assert _resume.COUNTS == {"hits": 0, "misses": 2}
+    fresh = _fresh(X, y, **params, optimizer=second(0.1), epochs=2)
+    _assert_identical(clf, fresh, X)
+
+
 def test_unit_sample_weights_are_the_data_the_network_receives_without_them(data):
     X, y = data
     MNISTClassifier(**TINY, epochs=2).fit(X, y)
@@ -274,15 +310,35 @@ def test_a_diverged_or_interrupted_fit_keeps_nothing(data, monkeypatch):
     assert not _resume._STATES
 
 
+def test_an_interrupted_resumed_fit_counts_its_resumed_epochs(data, monkeypatch):
+    X, y = data
+    MNISTClassifier(**TINY, epochs=2).fit(X, y)
+    # Resumed after 2 epochs, interrupted in the 4th (each epoch logs three times).
+    calls, logs = [], _training._logs
+
+    def interrupted(*args):
+        calls.append(1)
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return logs(*args)
+
+    monkeypatch.setattr(_training, "_logs", interrupted)
+    with pytest.warns(TrainingInterrupted, match="after 3 of 5 epochs") as caught:
+        clf = MNISTClassifier(**TINY, epochs=5).fit(X, y)
+    assert _resume.COUNTS["hits"] == 1
+    assert clf.n_iter_ == 3 == len(clf.history_["val_loss"])
+    assert (caught[0].message.n_epochs, caught[0].message.epochs) == (3, 5)
+
+
 def test_the_memory_bound_holds_over_a_long_loop(data, monkeypatch):
     X, y = data[0][:200], data[1][:200]
     params = dict(hidden_size=8, epochs=1, jit_compile=False)
-    one = MNISTClassifier(**params, random_state=0).fit(X, y)
-    nbytes = sum(v.nbytes for v in _state(one))
+    MNISTClassifier(**params, random_state=0).fit(X, y)
+    nbytes = _resume._held_bytes()  # one state, and the table that holds it
     monkeypatch.setattr(_resume, "MAX_RESUMABLE_BYTES", 3 * nbytes)
     for seed in range(1, 41):
         MNISTClassifier(**params, random_state=seed).fit(X, y)
-        kept = sum(entry[2] for entry in _resume._STATES.values())
+        kept = _resume._held_bytes()
         assert kept <= 3 * nbytes and len(_resume._STATES) <= 3
     assert len(_resume._STATES) == 3
     # Least recently used first out: the last ones are kept, the others not.
@@ -298,8 +354,8 @@ def test_the_memory_bound_holds_over_a_long_loop(data, monkeypatch):
 def test_a_superseded_state_is_forgotten_before_a_live_one(data, monkeypatch):
     X, y = data[0][:200], data[1][:200]
     params = dict(hidden_size=8, jit_compile=False)
-    one = MNISTClassifier(**params, epochs=1, random_state=0).fit(X, y)
-    nbytes = sum(v.nbytes for v in _state(one))
+    MNISTClassifier(**params, epochs=1, random_state=0).fit(X, y)
+    nbytes = _resume._held_bytes()
     monkeypatch.setattr(_resume, "MAX_RESUMABLE_BYTES", 3 * nbytes)
     MNISTClassifier(**params, epochs=1, random_state=1).fit(X, y)
     MNISTClassifier(**params, epochs=2, random_state=0).fit(X, y)  # supersedes 0's
@@ -310,6 +366,49 @@ def test_a_superseded_state_is_forgotten_before_a_live_one(data, monkeypatch):
     hits = _resume.COUNTS["hits"]
     MNISTClassifier(**params, epochs=2, random_state=1).fit(X, y)
     assert _resume.COUNTS["hits"] == hits + 1
+
+
+def _deep_size(obj, seen=None):
+    """Every byte ``obj`` holds: its containers, strings, numbers and arrays."""
+    seen = set() if seen is None else seen
+    if id(obj) in seen or isinstance(obj, type):  # classes are not the store's
+        return 0
+    seen.add(id(obj))
+    size = sys.getsizeof(obj)  # an array's includes the data it owns
+    if isinstance(obj, np.ndarray):
+        return size + (0 if obj.base is None else _deep_size(obj.base, seen))
+    return size + sum(_deep_size(o, seen) for o in gc.get_referents(obj))
+
+
+def test_the_budget_bounds_every_byte_the_store_holds(data, monkeypatch):
+    # A tiny network trained long: its history outweighs its weights.
+    X, y = data[0][:300, :3], data[1][:300]
+    params = dict(n_hidden_layers=0, epochs=60, batch_size=300, jit_compile=False)
+    monkeypatch.setattr(_resume, "MAX_RESUMABLE_BYTES", 20_000)
+    for seed in range(8):
+        MNISTClassifier(**params, random_state=seed).fit(X, y)
+        assert _deep_size(_resume._STATES) <= 20_000
+    assert _resume._STATES  # and it keeps what fits
+
+
+def test_a_state_over_the_budget_is_never_copied(data, monkeypatch):
+    X, y = data
+    store, peaks = _resume.store, []
+
+    def measured(*args):
+        tracemalloc.start()
+        try:
+            store(*args)
+            peaks.append(tracemalloc.get_traced_memory()[1])
+        finally:
+            tracemalloc.stop()
+
+    monkeypatch.setattr(_resume, "store", measured)
+    monkeypatch.setattr(_resume, "MAX_RESUMABLE_BYTES", 2**20)
+    # About 3 MB of state: weights and Adam's two moments of 270,000 parameters.
+    MNISTClassifier(hidden_size=256, epochs=1, random_state=0).fit(X, y)
+    assert not _resume._STATES
+    assert peaks[0] < 2**18
 
 
 def test_turning_it_off_and_clearing_forget_the_states(data):

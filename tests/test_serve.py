@@ -395,19 +395,19 @@ BAD_REQUESTS = {
         _doc({"image": [[0] * 28] * 27 + [[0] * 27 + ["X"]]}).replace(b'"X"', b"1e999"),
         "application/json",
         400,
-        "infinite",
+        "contains infinity",
     ),
     "strings": (
         _doc({"image": [["1"] * 28] * 28}),
         "application/json",
         400,
-        "holds strings",
+        "contains strings",
     ),
-    "booleans": (
-        _doc({"image": [[True] * 28] * 28}),
+    "image scaled to [0, 1]": (
+        _doc({"image": ((_IMAGE + 128) / 255).tolist()}),
         "application/json",
         400,
-        "true/false",
+        "looks scaled to [0, 1]",
     ),
     "one true among numbers": (
         _doc({"image": [[0] * 27 + [True]] + [[0] * 28] * 27}),
@@ -425,7 +425,7 @@ BAD_REQUESTS = {
         _doc({"image": [[None] * 28] * 28}),
         "application/json",
         400,
-        "not numbers",
+        "contains NaN",
     ),
     "empty batch": (_doc({"images": []}), "application/json", 400, "no images"),
     "too many images": (

@@ -2,9 +2,12 @@
 report."""
 
 import argparse
+import sys
 import time
+import warnings
 
 from ._common import (
+    PROG,
     add_data_options,
     check_file_can_be_written,
     check_report_dir,
@@ -77,6 +80,12 @@ def add_parser(commands):
         "else with skmnist.save_model (no pickle). Default: not saved",
     )
     output.add_argument(
+        "--keep-partial",
+        action="store_true",
+        help="on Ctrl+C after the first epoch, write and evaluate the model "
+        "reached and exit 0. Default: exit 130, leaving --out as it was",
+    )
+    output.add_argument(
         "--report-dir",
         metavar="DIR",
         help="write skmnist.evaluate_model's report here: metrics.json and "
@@ -92,7 +101,7 @@ def run(args):
     if args.report_dir is not None:
         check_report_dir(args.report_dir)
     from .. import evaluate_model, make_mnist_pipeline
-    from .._frontend import check_params
+    from .._frontend import TrainingInterrupted, check_params
 
     params = {name: getattr(args, name) for name in MODEL_OPTIONS if name in args}
     pipe = make_mnist_pipeline(verbose=args.verbose, **params)
@@ -107,7 +116,22 @@ def run(args):
         flush=True,
     )
     start = time.perf_counter()
-    pipe.fit(X_train, y_train)
+    with warnings.catch_warnings():
+        if not args.keep_partial:
+            # The classifier keeps a model interrupted after an epoch, with this
+            # warning: as an error, it leaves nothing to write or evaluate.
+            warnings.simplefilter("error", TrainingInterrupted)
+        try:
+            pipe.fit(X_train, y_train)
+        except TrainingInterrupted as stop:
+            kept = "nothing written" if args.out is None else f"{args.out} not written"
+            print(
+                f"{PROG}: interrupted after {stop.n_epochs} of "
+                f"{epochs_text(stop.epochs)}: {kept} (--keep-partial keeps the "
+                "model reached)",
+                file=sys.stderr,
+            )
+            return 130
     fit_time = time.perf_counter() - start
     if args.out is not None:
         _save(pipe, args.out)
@@ -136,12 +160,18 @@ def run(args):
 
 
 def _save(pipe, path):
-    from .._frontend import is_pickle
+    from .._frontend import is_pickle, write_atomically
 
     if is_pickle(path):
+        import io
+
         import joblib
 
-        joblib.dump(pipe, path)
+        # Whole or not at all, as save_model writes: Ctrl+C in the middle of a
+        # dump never leaves a truncated pickle in place of the user's file.
+        buffer = io.BytesIO()
+        joblib.dump(pipe, buffer)
+        write_atomically(path, buffer.getbuffer())
     else:
         from .. import save_model
 

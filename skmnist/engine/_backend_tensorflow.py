@@ -13,6 +13,7 @@ import threading
 import numpy as np
 import tensorflow as tf
 
+from .._fixes import skip_all_reduce
 from ..network import state
 from ._batches import (
     EVAL_CHUNK,
@@ -96,6 +97,7 @@ class _Workspace:
         self.model = build(spec.network, seed=0)
         self.optimizer = make_optimizer()
         self.optimizer.build(self.model.trainable_variables)
+        skip_all_reduce(self.optimizer)  # else the traced program lives for good
         self._logits = logits_model(self.model)
         self._batch_size = spec.batch_size
         data = [

@@ -196,8 +196,8 @@ def make_optimizer(optimizer, learning_rate):
         A Keras optimizer name such as ``"adam"`` or ``"sgd"``, built with
         ``learning_rate``; or an optimizer instance, copied from its config (its own
         learning rate is kept) so that fits never share optimizer state.
-    learning_rate : float
-        Learning rate for an optimizer given by name.
+    learning_rate : real number
+        Learning rate for an optimizer given by name: any real number type.
 
     Returns
     -------
@@ -226,17 +226,20 @@ def make_optimizer(optimizer, learning_rate):
             "'adam', 'adamw', 'sgd', 'rmsprop', 'nadam', 'adagrad', ... or a "
             "keras.optimizers.Optimizer instance."
         ) from None
-    return cls(learning_rate=learning_rate)
+    # Keras takes a Python float (or a schedule), not an int or a NumPy scalar.
+    return cls(learning_rate=float(learning_rate))
 
 
 def optimizer_key(optimizer):
     """A hashable description of everything in ``optimizer`` that is compiled in.
 
-    A float learning rate lives in an optimizer variable, so it is left out: fits
-    that differ only in it share one compiled training step.
+    Its class itself, not its name: a class defined again under the same name
+    (a notebook cell run again) may update otherwise. A float learning rate
+    lives in an optimizer variable, so it is left out: fits that differ only in
+    it share one compiled training step.
     """
     config = dict(optimizer.get_config())
     config.pop("name", None)
     if isinstance(config.get("learning_rate"), float):
         config.pop("learning_rate")
-    return type(optimizer).__name__, json.dumps(config, sort_keys=True, default=repr)
+    return type(optimizer), json.dumps(config, sort_keys=True, default=repr)

@@ -47,10 +47,19 @@ class Trained:
     best_epoch : int or None
         With early stopping, the epoch (numbered from ``initial_epoch``, as
         Keras numbers them) whose weights the network holds; else None.
+    interrupted : bool
+        Whether a ``KeyboardInterrupt`` ended training after its first epoch:
+        the network holds the weights reached.
     """
 
     history: dict
     best_epoch: int = None
+    interrupted: bool = False
+
+    @property
+    def n_epochs(self):
+        """The epochs of this fit that finished, resumed ones included."""
+        return len(self.history.get("loss", ()))
 
 
 def fit_network(
@@ -126,12 +135,13 @@ def fit_network(
         key = _resume.fit_key(estimator, spec, seed, data, continues=continues)
         history = _resume.resume(key, model, epochs)
         done = len(history.get("loss", ()))
+        interrupted = False
         if observer is not None:
             observer.resumed(done)
             callbacks.append(observer)
         if done < epochs:
             with network.session(model, X, y, sample_weight) as session:
-                more = _training.train(
+                more, interrupted = _training.train(
                     session,
                     model,
                     train_rows=train_rows,
@@ -147,7 +157,8 @@ def fit_network(
                 )
             history = _resume.joined(history, more)
         _resume.store(key, model, history, epochs)
-    return Trained(history, None if stopper is None else int(stopper.best_epoch))
+    best = None if stopper is None else int(stopper.best_epoch)
+    return Trained(history, best, interrupted)
 
 
 @contextlib.contextmanager

@@ -10,8 +10,10 @@ variables, the optimizer's and the seed generators', and the history), and a
 later fit with the same key and more epochs loads it and trains only the rest.
 Its weights, history and predictions are bit for bit those of a fresh fit.
 
-The key is a SHA-256 digest of everything that changes the result except
-``epochs``: every parameter of the estimator (with the seed drawn from
+The key is the estimator's class and the optimizer's class, themselves (a
+subclass may build other weights; a class defined again under the same name may
+update otherwise), and a SHA-256 digest of everything else that changes the
+result except ``epochs``: every parameter of the estimator (with the seed drawn from
 ``random_state`` and the optimizer's full configuration, learning rate
 included), the compiled network's spec (widths, XLA), the Keras backend and
 dtype policy, and the data as the network receives it (inputs, class indices,
@@ -21,19 +23,24 @@ stopping (its stopper's state and its restored weights are not an epoch's end
 state), ``verbose`` (a resumed fit would print only the rest), and
 continuations (``warm_start``, ``partial_fit``).
 
-The states are kept within :data:`MAX_RESUMABLE_BYTES`, least recently used
+The states are kept within :data:`MAX_RESUMABLE_BYTES`, counting every byte the
+store holds (each state is one buffer of the variables' bytes and one array of
+the history, so that the count is exact), least recently used
 first out, superseded ones (a shorter state of a fit that has a longer one)
 before the others; :func:`set_resumable_fits` turns resumption off,
 and it and :func:`skmnist.clear_compiled_networks` forget them.
 """
 
 import hashlib
+import math
+import sys
 import threading
+import typing
 from collections import OrderedDict
 
 import numpy as np
 
-from ..network import state
+from ..network import state as network_state
 
 __all__ = [
     "MAX_RESUMABLE_BYTES",
@@ -51,10 +58,10 @@ __all__ = [
 #: 64. A grid over 4 widths x 3 epochs values x 3 folds needs 12 of them at a
 #: time (40 MB): a state that a longer one of the same fit supersedes is the
 #: first to go. A loop of fits that never resume (a new seed each) holds at most
-#: this much.
+#: this much: the history, the keys and the table count too.
 MAX_RESUMABLE_BYTES = 64 * 2**20
 
-_STATES = OrderedDict()  # (key, epochs) -> (variable values, history, nbytes)
+_STATES = OrderedDict()  # (key, epochs) -> _State
 _LOCK = threading.Lock()
 _SETTINGS = {"enabled": True}
 #: Counts of lookups, for tests and benchmarks: "hits" resumed, "misses" did not.
@@ -138,6 +145,13 @@ def fit_key(estimator, spec, seed, arrays, *, continues):
         weights, training rows and validation rows (or None).
     continues : bool
         Whether the fit continues an earlier one (``warm_start``, ``partial_fit``).
+
+    Returns
+    -------
+    key : tuple or None
+        The estimator's class and the optimizer's class, themselves (a subclass
+        may build other weights, and a class defined again under the same name
+        may update otherwise), and a digest of all the rest.
     """
     params = estimator.get_params(deep=False)
     if (
@@ -153,7 +167,7 @@ def fit_key(estimator, spec, seed, arrays, *, continues):
 
     optimizer = estimator.model_.optimizer
     config = dict(optimizer.get_config(), name=None)
-    params.update(epochs=None, random_state=seed, optimizer=(type(optimizer), config))
+    params.update(epochs=None, random_state=seed, optimizer=config)
     digest = hashlib.sha256()
     for part in (
         keras.backend.backend(),
@@ -170,7 +184,31 @@ def fit_key(estimator, spec, seed, arrays, *, continues):
         digest.update(f"{array.dtype.str}{array.shape}\0".encode())
         # hashlib releases the GIL: other threads' fits go on meanwhile.
         digest.update(memoryview(array).cast("B"))
-    return digest.hexdigest()
+    return type(estimator), type(optimizer), digest.hexdigest()
+
+
+def _layout(model):
+    """Where each variable's bytes lie in a state's one flat buffer.
+
+    A list of (variable, dtype, shape, offset), and the buffer's size. Offsets
+    are multiples of 8, so that every value is an aligned view of the buffer.
+    """
+    layout, offset = [], 0
+    for variable in network_state(model):
+        dtype = np.dtype(variable.dtype)
+        shape = tuple(variable.shape)
+        layout.append((variable, dtype, shape, offset))
+        offset += -(-math.prod(shape) * dtype.itemsize // 8) * 8
+    return layout, offset
+
+
+class _State(typing.NamedTuple):
+    """One fit's end state, in as few objects as it takes to count them."""
+
+    buffer: np.ndarray  # every variable's values, one after the other (uint8)
+    names: tuple  # the history's keys
+    history: np.ndarray  # (len(names), epochs) float64: the history's values
+    nbytes: int  # every byte the entry holds, itself and its key included
 
 
 def resume(key, model, epochs):
@@ -192,30 +230,55 @@ def resume(key, model, epochs):
         COUNTS["hits" if entry else "misses"] += 1
     if entry is None:
         return {}
-    values, history, _ = entry
-    for variable, value in zip(state(model), values, strict=True):
-        variable.assign(value)
-    return {name: list(values) for name, values in history.items()}
+    layout, _ = _layout(model)
+    for variable, dtype, shape, offset in layout:
+        size = math.prod(shape) * dtype.itemsize
+        variable.assign(entry.buffer[offset : offset + size].view(dtype).reshape(shape))
+    return dict(zip(entry.names, entry.history.tolist(), strict=True))
 
 
 def store(key, model, history, epochs):
     """Keep ``model``'s end state after a fit of ``epochs`` epochs that completed.
 
-    Nothing is kept without a key, or when fewer epochs ran (an interrupted fit).
+    Nothing is kept without a key, or when fewer epochs ran (an interrupted
+    fit), or when the state alone would exceed :data:`MAX_RESUMABLE_BYTES`,
+    which is known before anything is copied.
     """
     if key is None or len(history.get("loss", ())) != epochs:
         return
-    values = [np.array(v.numpy(), copy=True) for v in state(model)]
-    history = {name: list(values) for name, values in history.items()}
-    nbytes = sum(value.nbytes for value in values)
+    layout, size = _layout(model)
+    names = tuple(history)
+    entry_key = (key, epochs)
+    # Every object the entry holds, the key's classes aside (they are not the
+    # store's): tuples, the digest, names, ints (``size`` stands for nbytes).
+    held = (entry_key, key, key[-1], epochs, names, *names, size)
+    overhead = sum(map(sys.getsizeof, held)) + sys.getsizeof(_State(*[None] * 4))
+    arrays = sys.getsizeof(np.empty(0, np.uint8)) + sys.getsizeof(np.empty((0, 0)))
+    nbytes = overhead + arrays + size + 8 * len(names) * epochs
+    if not _SETTINGS["enabled"] or nbytes + _table_bytes() > MAX_RESUMABLE_BYTES:
+        return
+    buffer = np.empty(size, np.uint8)
+    for variable, dtype, _, offset in layout:
+        value = np.ascontiguousarray(variable.numpy(), dtype=dtype).reshape(-1)
+        buffer[offset : offset + value.nbytes] = value.view(np.uint8)
+    values = np.array([history[name] for name in names], dtype=np.float64)
+    state = _State(buffer, names, values, nbytes)
     with _LOCK:
-        if not _SETTINGS["enabled"] or nbytes > MAX_RESUMABLE_BYTES:
+        if not _SETTINGS["enabled"]:
             return
-        _STATES.pop((key, epochs), None)
-        _STATES[key, epochs] = (values, history, nbytes)
-        total = sum(entry[2] for entry in _STATES.values())
-        while total > MAX_RESUMABLE_BYTES:
-            total -= _STATES.pop(_victim())[2]
+        _STATES.pop(entry_key, None)
+        _STATES[entry_key] = state
+        while _held_bytes() > MAX_RESUMABLE_BYTES:
+            _STATES.pop(_victim())
+
+
+def _held_bytes():
+    """Every byte the store holds: its entries and the table that holds them."""
+    return _table_bytes() + sum(state.nbytes for state in _STATES.values())
+
+
+def _table_bytes():
+    return sys.getsizeof(_STATES)
 
 
 def _victim():

@@ -1,7 +1,6 @@
 """The epoch loop of a fit: batches, validation, callbacks, history, stopping."""
 
 import math
-import warnings
 
 import numpy as np
 
@@ -44,14 +43,17 @@ def train(
     history : dict of str to list of float
         Per-epoch ``loss``, ``accuracy`` and, with validation rows, ``val_loss``
         and ``val_accuracy``, for the epochs that finished.
+    interrupted : bool
+        Whether a ``KeyboardInterrupt`` after the first epoch ended training;
+        the model then holds the weights reached, and ``history`` the epochs
+        that finished. The caller says so, counting its own epochs.
 
     Raises
     ------
     TrainingDiverged
         If the training loss becomes NaN or infinite.
     KeyboardInterrupt
-        If interrupted before the first epoch finished. An interruption after it
-        ends training with a warning; the model then holds the weights reached.
+        If interrupted before the first epoch finished.
     """
     steps = math.ceil(len(train_rows) / batch_size)
     # Every call runs the same steps on the same state: how many batches a call
@@ -74,6 +76,7 @@ def train(
         steps=steps,
     )
     model.stop_training = False
+    interrupted = False
     callback_list.on_train_begin()
     try:
         for epoch in range(initial_epoch, initial_epoch + epochs):
@@ -116,20 +119,14 @@ def train(
             progress.close()
         if not history:
             raise
-        warnings.warn(
-            f"Training interrupted (KeyboardInterrupt) after {len(history['loss'])} "
-            f"of {epochs} epoch{'s' if epochs != 1 else ''}: the model holds the "
-            "weights reached, and history_ the finished epochs.",
-            UserWarning,
-            stacklevel=5,
-        )
+        interrupted = True
     except BaseException:
         if progress is not None:
             progress.close()  # the error's message starts on a line of its own
         raise
     session.save_to(model)
     callback_list.on_train_end()
-    return history
+    return history, interrupted
 
 
 def _logs(totals, n_rows):

@@ -18,12 +18,14 @@ from sklearn.utils import ClassifierTags, check_random_state
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
+from .._errors import TrainingInterrupted
 from .._fixes import (
     CallbackSupportMixin,
     Interval,
     InvalidParameterError,
     StrOptions,
     caller_stacklevel,
+    fit_context,
     get_param_names,
     stable_keras_names,
     with_callbacks,
@@ -32,13 +34,17 @@ from ..engine import _compiled
 from ..engine._build import build_mlp, check_activation, make_optimizer
 from ..engine._loop import fit_network
 from ..export._skl2onnx import ONNXConvertible
+from ..images._arrays import PREDICTS_WELL, as_rows, unscaled_warning
 from ._callbacks import epoch_tasks
+from ._checks import (
+    check_dtype_policy,
+    check_label_types,
+    check_memory,
+    refuse_routed,
+)
 from ._defaults import DEFAULTS
 
 __all__ = ["MNISTClassifier"]
-
-# Training inputs larger than this are almost surely unscaled (pixels are 0-255).
-_LARGE_INPUT = 100.0
 
 
 class MNISTClassifier(ONNXConvertible, CallbackSupportMixin, KerasClassifier):
@@ -95,7 +101,11 @@ class MNISTClassifier(ONNXConvertible, CallbackSupportMixin, KerasClassifier):
         rate is used and ``learning_rate`` is ignored).
 
     learning_rate : float, default=1e-3
-        Learning rate of an optimizer given by name.
+        Learning rate of an optimizer given by name: any real number type (an
+        int, a NumPy scalar), used as a Python float. Each setting has one
+        parameter: scikeras's routed parameters (``optimizer__learning_rate``,
+        ``fit__batch_size``, ...) are refused by ``set_params``, naming the
+        parameter to use instead.
 
     epochs : int, default=20
         Number of passes over the training data (fewer with ``early_stopping``).
@@ -308,6 +318,29 @@ class MNISTClassifier(ONNXConvertible, CallbackSupportMixin, KerasClassifier):
     def __sklearn_is_fitted__(self):
         return hasattr(self, "model_")
 
+    def set_params(self, **params):
+        """Set the parameters of this estimator.
+
+        As :meth:`sklearn.base.BaseEstimator.set_params`. scikeras's routed
+        parameters (``optimizer__learning_rate``, ``fit__batch_size``, ...) are
+        refused, naming the parameter to use instead: each setting has one
+        parameter, which ``get_params``, ``clone``, searches and model files
+        all see.
+
+        Parameters
+        ----------
+        **params : dict
+            Estimator parameters.
+
+        Returns
+        -------
+        self : MNISTClassifier
+            This estimator.
+        """
+        for name in params:
+            refuse_routed(name, type(self))
+        return super().set_params(**params)
+
     # -- fitting -------------------------------------------------------------------
     #
     # The path of a fit, top-down: fit / partial_fit -> _validate_fit (the data,
@@ -317,6 +350,7 @@ class MNISTClassifier(ONNXConvertible, CallbackSupportMixin, KerasClassifier):
     # did). None of scikeras's fit machinery runs: what skmnist uses of
     # scikeras is listed in skmnist._fixes.
 
+    @fit_context(prefer_skip_nested_validation=True)
     @with_callbacks
     def fit(self, X, y, sample_weight=None):
         """Build the network and train it on (X, y).
@@ -335,7 +369,7 @@ class MNISTClassifier(ONNXConvertible, CallbackSupportMixin, KerasClassifier):
         self : MNISTClassifier
             The fitted classifier.
         """
-        self._check_params()
+        self._check_fit()
         warm = self.warm_start and self.__sklearn_is_fitted__()
         context, observer = epoch_tasks(self, X, y, self.epochs)
         with self._rollback():
@@ -355,6 +389,7 @@ class MNISTClassifier(ONNXConvertible, CallbackSupportMixin, KerasClassifier):
             )
         return self
 
+    @fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Train for one epoch, building the network on the first call.
 
@@ -376,9 +411,10 @@ class MNISTClassifier(ONNXConvertible, CallbackSupportMixin, KerasClassifier):
         self : MNISTClassifier
             The updated classifier.
         """
-        self._check_params()
+        self._check_fit()
         fitted = self.__sklearn_is_fitted__()
         if classes is not None:
+            check_label_types(classes, "classes")
             classes = np.unique(column_or_1d(classes))
             if fitted and not np.array_equal(classes, self.classes_):
                 raise ValueError(
@@ -397,6 +433,7 @@ class MNISTClassifier(ONNXConvertible, CallbackSupportMixin, KerasClassifier):
             self._fit_loop(X, y, sample_weight, seed, 1, epoch, continues=True)
         return self
 
+    @fit_context(prefer_skip_nested_validation=True)
     def initialize(self, X, y):
         """Build the network for (X, y) without training it.
 
@@ -415,15 +452,28 @@ class MNISTClassifier(ONNXConvertible, CallbackSupportMixin, KerasClassifier):
         -------
         self : MNISTClassifier
         """
-        self._check_params()
+        self._check_fit()
         seed = _draw_seed(self.random_state)
         X, _, classes = self._validate_fit(X, y)
         self._initialize(X, classes, seed)
         return self
 
     def _check_params(self):
-        """Every parameter checked before any data is touched or Keras built."""
+        """Every parameter checked, as a fit checks them, for callers outside a
+        fit (the command line before it loads data, load_model)."""
         self._validate_params()
+        self._check_values()
+
+    def _check_fit(self):
+        """What a fit checks before any data is touched or Keras built, beyond
+        the parameter constraints, which ``fit_context`` checks (once per fit,
+        on partial_fit's first call only, and not at all under
+        ``sklearn.config_context(skip_parameter_validation=True)``)."""
+        check_dtype_policy()
+        self._check_values()
+
+    def _check_values(self):
+        """The checks of parameter values beyond their constraints."""
         check_activation(self.activation)
         make_optimizer(self.optimizer, self.learning_rate)
         for callback in self.callbacks or []:
@@ -454,7 +504,9 @@ class MNISTClassifier(ONNXConvertible, CallbackSupportMixin, KerasClassifier):
                 f"{type(self).__name__} requires y to be passed, but the target y "
                 "is None."
             )
+        check_label_types(y, "y")
         reset = classes is None if reset is None else reset
+        X = as_rows(X, type(self).__name__, np.float32)
         X, y = validate_data(
             self, X, y, reset=reset, dtype=np.float32, accept_sparse=False
         )
@@ -478,7 +530,7 @@ class MNISTClassifier(ONNXConvertible, CallbackSupportMixin, KerasClassifier):
                 f"{type(self).__name__} needs samples of at least 2 classes in "
                 f"the data, but the data contains only one class: {classes[0]!r}."
             )
-        self._warn_if_large(X, "trains well only on inputs of about unit scale")
+        self._warn_if_unscaled(X, "trains well only on inputs of about unit scale")
         return X, y.astype(np.int32), classes
 
     def _weights(self, X, y, classes, sample_weight):
@@ -520,6 +572,9 @@ class MNISTClassifier(ONNXConvertible, CallbackSupportMixin, KerasClassifier):
         self.classes_ = classes
         self.n_classes_ = len(classes)
         self.target_type_ = type_of_target(classes)
+        check_memory(
+            self.n_features_in_, self.n_classes_, self.hidden_size, self.n_hidden_layers
+        )
         model = build_mlp(
             self.n_features_in_,
             self.n_classes_,
@@ -567,6 +622,18 @@ class MNISTClassifier(ONNXConvertible, CallbackSupportMixin, KerasClassifier):
         vars(self).pop("best_epoch_", None)
         if trained.best_epoch is not None:
             self.best_epoch_ = trained.best_epoch
+        if trained.interrupted:
+            warnings.warn(
+                TrainingInterrupted(
+                    f"Training interrupted (KeyboardInterrupt) after "
+                    f"{trained.n_epochs} of {epochs} epoch{'s' * (epochs != 1)}: the "
+                    "model holds the weights reached, and history_ the finished "
+                    "epochs.",
+                    trained.n_epochs,
+                    epochs,
+                ),
+                stacklevel=caller_stacklevel(),
+            )
 
     @contextlib.contextmanager
     def _rollback(self):
@@ -582,21 +649,12 @@ class MNISTClassifier(ONNXConvertible, CallbackSupportMixin, KerasClassifier):
             vars(self).update(saved)
             raise
 
-    def _warn_if_large(self, X, what):
-        """Warn when X reaches far outside unit scale (raw 0-255 pixels)."""
-        if not X.size:
-            return
-        # Two passes without a temporary array: |X|.max() would copy X.
-        largest = max(float(X.max()), -float(X.min()))
-        if largest > _LARGE_INPUT:
-            warnings.warn(
-                f"X has values as large as {largest:.4g}, but "
-                f"{type(self).__name__} {what}: divide pixel values by 255 "
-                "(skmnist.FlattenScaler does), or standardize features "
-                "(StandardScaler).",
-                UserWarning,
-                stacklevel=caller_stacklevel(),
-            )
+    def _warn_if_unscaled(self, X, what):
+        """Warn when X reaches far outside unit scale (raw 0-255 pixels), as
+        the light predictor of a saved classifier does too."""
+        message = unscaled_warning(X, type(self).__name__, what)
+        if message is not None:
+            warnings.warn(message, UserWarning, stacklevel=caller_stacklevel())
 
     # -- prediction ----------------------------------------------------------------
 
@@ -624,10 +682,11 @@ class MNISTClassifier(ONNXConvertible, CallbackSupportMixin, KerasClassifier):
         # of this architecture, rather than Keras's predict(), which traces a new
         # function per model and costs more than the network on MNIST-sized input.
         check_is_fitted(self)
+        X = as_rows(X, type(self).__name__, np.float32)
         X = validate_data(self, X, reset=False, dtype=np.float32, accept_sparse=False)
         # The network's inputs were of about unit scale (fit warned otherwise):
         # rows of raw 0-255 pixels would be read wrong without a word.
-        self._warn_if_large(X, "predicts well only on inputs of about unit scale")
+        self._warn_if_unscaled(X, PREDICTS_WELL)
         predictor = _compiled.predictor(_compiled.NetworkSpec.of(self.model_))
         return predictor.predict_proba(self.model_, X)
 

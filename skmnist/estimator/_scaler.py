@@ -21,6 +21,7 @@ from .._fixes import (
 )
 from ..export._skl2onnx import ONNXConvertible
 from ..images import _pixels
+from ..images._arrays import as_rows
 
 __all__ = ["FlattenScaler"]
 
@@ -293,17 +294,7 @@ class FlattenScaler(
         """
         name = type(self).__name__
         X, image_shape = _pixels.flatten(X, name, None if reset else self)
-        try:
-            X = validate_data(self, X, reset=reset, dtype="numeric")
-        except ValueError as exc:
-            message = str(exc)
-            if "could not convert string" not in message and (
-                "bytes/strings" not in message
-            ):
-                raise
-            raise ValueError(
-                f"{name} expects numeric pixel values, but X contains strings: {exc}"
-            ) from exc
+        X = validate_data(self, as_rows(X, name), reset=reset, dtype="numeric")
 
         fitted_scale = None if reset else self.scale_
         scale = _pixels.check_values(X, name, self.scale, fitted_scale)

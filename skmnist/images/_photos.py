@@ -22,6 +22,7 @@ import os
 import numpy as np
 
 from .._errors import MissingExtra
+from ._arrays import mnist_images
 
 __all__ = ["digit_to_mnist", "load_digit_image"]
 
@@ -182,9 +183,12 @@ def load_digit_image(path, *, invert="auto"):
       by :func:`digit_to_mnist`;
     - NumPy ``.npy`` files of images already in MNIST's format, light ink on a
       black background: one image of shape (28, 28) or (784,), or a stack of
-      shape (n, 28, 28), (n, 784) or (n, 28, 28, 1). Integer values must lie in
-      [0, 255]; floating-point values in [0, 255], or in [0, 1] (scaled to
-      [0, 255]) when none exceeds 1. They are not re-centred or resized.
+      shape (n, 28, 28), (n, 784) or (n, 28, 28, 1). Values must be pixel
+      values in [0, 255] (floats are rounded; booleans are masks, True full
+      ink); floats all within [0, 1] are refused as images scaled to [0, 1]
+      (multiply them by 255), as everywhere 0-255 images are read (see
+      ``skmnist.images._arrays.mnist_images``). They are not re-centred or
+      resized.
 
     Parameters
     ----------
@@ -491,26 +495,5 @@ def _load_npy(path):
         )
     if not len(array):
         raise ValueError(f"{path}: the array holds no images (shape {shape}).")
-    if array.dtype == np.bool_:
-        array = array.astype(np.uint8) * np.uint8(255)
-    if not (
-        np.issubdtype(array.dtype, np.integer)
-        or np.issubdtype(array.dtype, np.floating)
-    ):
-        raise ValueError(
-            f"{path}: expected numeric pixel values; got an array of dtype "
-            f"{array.dtype}."
-        )
-    if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
-        raise ValueError(f"{path}: the array holds NaN or infinite values.")
-    low, high = array.min(), array.max()
-    if low < 0 or high > 255:
-        raise ValueError(
-            f"{path}: pixel values must lie in [0, 255] (or [0, 1]); got "
-            f"values from {low} to {high}."
-        )
-    if np.issubdtype(array.dtype, np.floating) and high <= 1:
-        array = array * 255.0
-    if array.dtype != np.uint8:
-        array = np.rint(array).astype(np.uint8)
+    array = mnist_images(array, path)
     return array[0] if single else array

@@ -13,6 +13,8 @@ import warnings
 
 import numpy as np
 
+from ._arrays import InputError, as_rows
+
 __all__ = [
     "FittedScaling",
     "check_values",
@@ -59,26 +61,26 @@ def flatten(X, name, fitted=None):
     if X.ndim in (3, 4):
         X = np.asarray(X)
         if X.ndim == 4 and X.shape[3] != 1:
-            raise ValueError(
+            raise InputError(
                 f"{name} expects single-channel images of shape (n_samples, "
                 f"height, width) or (n_samples, height, width, 1); got X of "
                 f"shape {X.shape}."
             )
         image_shape = X.shape[1:3]
         if fitted is not None and image_shape != fitted.image_shape_:
-            raise ValueError(
+            raise InputError(
                 f"X contains images of shape {image_shape}, but {name} was "
                 f"fitted on {describe_layout(fitted.image_shape_)}."
             )
         return X.reshape(X.shape[0], image_shape[0] * image_shape[1]), image_shape
     if X.ndim > 4:
-        raise ValueError(
+        raise InputError(
             f"{name} expects X of shape (n_samples, n_features), (n_samples, "
             f"height, width) or (n_samples, height, width, 1); got X of shape "
             f"{X.shape}."
         )
     if X.ndim < 2:
-        raise ValueError(
+        raise InputError(
             f"Expected a 2D, 3D or 4D array, got a {X.ndim}D array of shape "
             f"{X.shape} instead. Reshape your data with X.reshape(1, -1) if it "
             "holds one flat image."
@@ -88,7 +90,7 @@ def flatten(X, name, fitted=None):
         and X.shape[1] != fitted.n_features_in_
         and tuple(X.shape) == fitted.image_shape_
     ):
-        raise ValueError(
+        raise InputError(
             f"X has {X.shape[1]} features, but {name} is expecting "
             f"{fitted.n_features_in_} features as input. X looks like one "
             f"image of shape {fitted.image_shape_}: pass X[np.newaxis] to "
@@ -121,7 +123,7 @@ def check_values(X, name, scale_param, fitted_scale=None):
 
     x_min, x_max = X.min().item(), X.max().item()
     if x_min < 0:
-        raise ValueError(
+        raise InputError(
             f"Negative values in data passed to {name}: pixel values must be "
             f"0 (background) or more; got min {x_min} and max {x_max}."
         )
@@ -136,7 +138,7 @@ def check_values(X, name, scale_param, fitted_scale=None):
         scale = None  # all zero: either convention
 
     if not reset and auto and scale not in (None, fitted_scale):
-        raise ValueError(_convention_error(name, integer, x_max, X.dtype))
+        raise InputError(_convention_error(name, integer, x_max, X.dtype))
     if reset:
         scale = 255.0 if scale is None else scale
     else:
@@ -148,7 +150,7 @@ def check_values(X, name, scale_param, fitted_scale=None):
             rule = f"with scale='auto', {kind} pixel values must be in [0, 255]"
         else:
             rule = f"pixel values must be in [0, {scale:g}]"
-        raise ValueError(
+        raise InputError(
             f"Values above {'scale=' if not auto else ''}{scale:g} in data "
             f"passed to {name}: {rule}; got min {x_min} and max {x_max}. Set "
             "scale to the largest possible pixel value of your images (for "
@@ -217,43 +219,19 @@ def validate_rows(X, name, n_features, feature_names=None, dtype="numeric"):
     X : ndarray of shape (n_samples, n_features)
     """
     _check_feature_names(X, name, feature_names)
-    if type(X).__module__.startswith("scipy.sparse"):
-        raise TypeError(
-            f"Sparse data was passed for X, but {name} requires dense data: use "
-            "X.toarray() to convert it to a dense numpy array."
-        )
-    X = np.asarray(X)
-    if X.dtype.kind in "US":  # as scikit-learn: strings are no numbers, even "7"
-        raise ValueError(
-            f"{name} expects numeric pixel values, but X contains strings (of "
-            f"dtype {X.dtype})."
-        )
-    if X.dtype.kind == "O":  # numbers in an object array, or strings
-        try:
-            X = X.astype(np.float64)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(
-                f"{name} expects numeric pixel values, but X contains strings: {exc}"
-            ) from exc
-    if X.dtype.kind not in "biuf":
-        raise ValueError(f"{name} expects numeric values, but X is of dtype {X.dtype}")
-    if dtype != "numeric":
-        X = X.astype(dtype, copy=False)
+    X = np.asarray(as_rows(X, name, None if dtype == "numeric" else np.dtype(dtype)))
     if X.ndim != 2:
-        raise ValueError(
+        raise InputError(
             f"Expected a 2D array, got a {X.ndim}D array of shape {X.shape} "
             "instead. Reshape your data with X.reshape(1, -1) if it holds one sample."
         )
     if X.shape[0] < 1:
-        raise ValueError(
+        raise InputError(
             f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 "
             f"is required by {name}."
         )
-    if X.dtype.kind == "f" and not np.isfinite(X).all():
-        what = "NaN" if np.isnan(X).any() else "infinity or a value too large"
-        raise ValueError(f"Input X contains {what}: {name} takes finite numbers only.")
     if X.shape[1] != n_features:
-        raise ValueError(
+        raise InputError(
             f"X has {X.shape[1]} features, but {name} is expecting {n_features} "
             "features as input."
         )
@@ -286,7 +264,7 @@ def _check_feature_names(X, name, fitted_names):
         )
         return
     if len(names) != len(fitted_names) or (names != fitted_names).any():
-        raise ValueError(
+        raise InputError(
             "The feature names should match those that were passed during fit: "
             f"{name} was fitted on {list(fitted_names)[:5]}..., X has "
             f"{list(names)[:5]}..."

@@ -17,6 +17,7 @@ import numpy as np
 
 from .._errors import UserError
 from .._files import file_kind
+from ..images._arrays import mnist_images
 
 __all__ = ["PICKLE_SUFFIXES", "ImageModel", "as_image_model", "is_pickle"]
 
@@ -255,8 +256,13 @@ class ImageModel:
 
     def to_input(self, images):
         """MNIST images of shape (n, 28, 28), pixel values 0-255, as the model
-        takes them: the one conversion the command line and the service use."""
-        images = np.asarray(images)
+        takes them: the one conversion the command line and the service use.
+
+        The values are read as every source of 0-255 images is read
+        (:func:`skmnist.images._arrays.mnist_images`): floats all within [0, 1]
+        are refused, booleans are masks.
+        """
+        images = mnist_images(images, "the images")
         if self.scale is None or self.scale == 255.0:
             return images
         scaled = images.reshape(len(images), -1).astype(np.float32) / np.float32(255)

@@ -9,13 +9,19 @@ TensorFlow, Keras, JAX or scikeras, nor scikit-learn, SciPy or pandas (SciPy's
 scaler applied, by :mod:`skmnist.images._pixels`, the NumPy code FlattenScaler uses.
 """
 
+import warnings
+
 import numpy as np
 
+from ..images._arrays import PREDICTS_WELL, unscaled_warning
 from ..images._pixels import validate_rows
 from ..network import forward
 from ._reader import file_errors, read_model_file
 
 __all__ = ["MNISTPredictor", "load_predictor"]
+
+# What a bare classifier's messages call it, as the full model's do.
+_CLASSIFIER = "MNISTClassifier"
 
 
 def load_predictor(path):
@@ -183,12 +189,27 @@ class MNISTPredictor:
         -------
         proba : ndarray of shape (n_samples, n_classes), float32
             Probability of each class, columns in the order of ``classes_``.
+
+        Warns
+        -----
+        UserWarning
+            For a bare classifier, if X has values far outside unit scale (raw
+            0-255 pixels), as the saved classifier warns.
         """
+        return self._proba(X)
+
+    def _proba(self, X):
+        # Called by predict and predict_proba alone: a warning's stacklevel 3
+        # is the caller's line.
         if self.scaler_ is not None:
             X = self.scaler_.transform(X)
         else:
+            # Checked, refused and warned about as the saved classifier does.
             names = getattr(self, "feature_names_in_", None)
-            X = validate_rows(X, type(self).__name__, self.n_features_in_, names)
+            X = validate_rows(X, _CLASSIFIER, self.n_features_in_, names, np.float32)
+            message = unscaled_warning(X, _CLASSIFIER, PREDICTS_WELL)
+            if message is not None:
+                warnings.warn(message, UserWarning, stacklevel=3)
         X = np.ascontiguousarray(X, dtype=np.float32)
         activation = self._params["activation"]
         return forward(X, self.coefs_, self.intercepts_, activation)
@@ -206,4 +227,4 @@ class MNISTPredictor:
         y : ndarray of shape (n_samples,)
             Predicted labels, of the type of ``classes_``.
         """
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        return self.classes_[self._proba(X).argmax(axis=1)]
