@@ -226,7 +226,23 @@ FORGED = {
         lambda b: _resealed(b, _set("pipeline", "params", "bogus", 1)),
         "its pipeline has parameters ['bogus']",
     ),
+    "continuous classes": (
+        lambda b: _resealed(b, _classes([0.5, *range(1, 10)], "<f8")),
+        "are not labels a fit takes",
+    ),
+    "mixed classes": (
+        lambda b: _resealed(b, _classes([0, *map(str, range(1, 10))], "|O")),
+        "are not labels a fit takes",
+    ),
 }
+
+
+def _classes(labels, dtype):
+    def edit(manifest):
+        fitted = manifest["classifier"]["fitted"]
+        fitted["classes_"] = {"array": labels, "dtype": dtype, "shape": [len(labels)]}
+
+    return edit
 
 
 def _resealed_text(data, old, new):

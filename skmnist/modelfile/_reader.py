@@ -237,6 +237,11 @@ def _check_classifier_fitted(fitted):
     ok = isinstance(classes, np.ndarray) and classes.ndim == 1 and len(classes) >= 2
     ok = ok and type(n_features) is int and n_features > 0
     require(ok, "its classes_ or n_features_in_ are wrong")
+    require(
+        _are_labels(classes),
+        f"its classes {classes.tolist()!r:.100} are not "
+        "labels a fit takes (integers, integral floats, booleans or strings)",
+    )
     unique = np.unique(classes)
     ok = unique.dtype == classes.dtype and np.array_equal(unique, classes)
     require(ok, f"its classes {classes.tolist()!r:.100} are not sorted and unique")
@@ -418,6 +423,17 @@ def _unique_keys(pairs):
     duplicated = sorted({key for key in keys if keys.count(key) > 1})
     require(not duplicated, f"its manifest names {duplicated!r:.100} twice")
     return dict(pairs)
+
+
+def _are_labels(classes):
+    """Whether `classes` are labels of classes, as a fit's check of its targets
+    (scikit-learn's ``check_classification_targets``) lets through: not
+    continuous values, not a mix of kinds."""
+    if classes.dtype.kind in "biuU":
+        return True
+    if classes.dtype.kind == "f":
+        return bool(np.all(np.isfinite(classes) & (classes == np.round(classes))))
+    return all(isinstance(c, str) for c in classes.tolist())
 
 
 def _decode(value, size):
