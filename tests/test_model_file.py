@@ -432,6 +432,8 @@ def test_the_table_accepts_what_the_classifier_accepts(name):
             validate_parameter_constraints(
                 {name: constraints[name]}, {name: value}, "MNISTClassifier"
             )
+            if isinstance(value, bool):  # which scikit-learn takes for 1 and 0
+                MNISTClassifier(**{name: value})._check_params()
             classifier = True
         except ValueError:
             classifier = False
