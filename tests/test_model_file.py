@@ -226,6 +226,14 @@ FORGED = {
         lambda b: _resealed(b, _set("pipeline", "params", "bogus", 1)),
         "its pipeline has parameters ['bogus']",
     ),
+    "format version 2.0": (
+        lambda b: _resealed(b, _set("format_version", 2.0)),
+        "format version 2.0",
+    ),
+    "unknown manifest entry": (
+        lambda b: _resealed(b, _set("weights_url", "http://x")),
+        "unknown entries ['weights_url']",
+    ),
     "continuous classes": (
         lambda b: _resealed(b, _classes([0.5, *range(1, 10)], "<f8")),
         "are not labels a fit takes",

@@ -29,6 +29,10 @@ __all__ = ["ModelFile", "ModelFileError", "read_model_file", "require"]
 FORMAT_NAME, FORMAT_VERSION = "skmnist-model", 2
 
 MANIFEST, ARRAYS = "manifest.json", "arrays.npz"
+# The manifest's entries: the format, the estimator's kind, its parts, and the
+# versions of what wrote it.
+MANIFEST_KEYS = {"format", "format_version", "estimator", "versions"}
+MANIFEST_KEYS |= {"pipeline", "scaler", "classifier"}
 SEAL, DIGITS = b"skmnist-sha256:", 64
 _NPY_HEADERS = {(1, 0): np.lib.format.read_array_header_1_0}
 _NPY_HEADERS[2, 0] = np.lib.format.read_array_header_2_0
@@ -414,7 +418,12 @@ def _read_members(archive, size):
     if type(version) is int and version > FORMAT_VERSION:
         how = "upgrade skmnist to load it"
     problem = f"it has format version {version!r:.20}, and this skmnist reads only "
-    require(version == FORMAT_VERSION, f"{problem}{FORMAT_VERSION}: {how}")
+    ok = type(version) is int and version == FORMAT_VERSION  # 2.0 is not 2
+    require(ok, f"{problem}{FORMAT_VERSION}: {how}")
+    # What this version writes, and nothing else: a key it does not know would
+    # be a field that some reader could take and another ignore.
+    unknown = sorted(set(manifest) - MANIFEST_KEYS)
+    require(not unknown, f"its manifest has the unknown entries {unknown!r:.100}")
     return manifest, archive.getinfo(ARRAYS)
 
 
