@@ -475,6 +475,28 @@ def test_learning_rate_of_numpy_type_in_a_grid_search(blobs):
     assert search.fit(X, y).best_params_["learning_rate"] in grid["learning_rate"]
 
 
+@pytest.mark.parametrize("name", ["hidden_size", "epochs", "batch_size", "dropout"])
+@pytest.mark.parametrize("value", [True, np.True_, False])
+def test_a_bool_for_a_count_or_a_rate_is_refused_naming_it(blobs, name, value):
+    X, y = blobs
+    with pytest.raises(ValueError, match=rf"'{name}' parameter .*{value!r}"):
+        MNISTClassifier(**{**FAST, name: value}).fit(X, y)
+
+
+def test_widths_and_counts_take_any_integer_type(blobs):
+    """NumPy's integers, as a search's grid of arrays gives them: the same model
+    as Python's ints (Keras takes only those, and uint8 products overflow)."""
+    X, y = blobs
+    params = dict(hidden_size=np.uint8(16), n_hidden_layers=np.int32(2))
+    params.update(epochs=np.int64(2), batch_size=np.int16(32), random_state=0)
+    clf = MNISTClassifier(**params).fit(X, y)
+    expected = MNISTClassifier(**{k: int(v) for k, v in params.items()}).fit(X, y)
+    np.testing.assert_array_equal(clf.predict_proba(X), expected.predict_proba(X))
+    grid = {"hidden_size": np.array([8, 16]), "epochs": np.array([1, 2])}
+    search = GridSearchCV(MNISTClassifier(**FAST), grid, cv=2, error_score="raise")
+    assert search.fit(X, y).best_params_["hidden_size"] in (8, 16)
+
+
 @pytest.mark.parametrize(
     "y_of", [lambda y: y.astype(object), lambda y: list(y)], ids=["object", "list"]
 )

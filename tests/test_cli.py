@@ -984,6 +984,26 @@ def test_usage_errors_and_version(capsys):
     assert status == 0 and re.fullmatch(r"skmnist \d+\.\d+\.\d+.*\n", out)
 
 
+@pytest.mark.parametrize("module", ["skmnist", "skmnist.cli"])
+def test_python_dash_m_runs_the_command(module):
+    result = subprocess.run(
+        [sys.executable, "-m", module, "--version"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("skmnist ")
+
+
+def test_train_refuses_an_onnx_out_before_training(capsys, monkeypatch, tmp_path):
+    monkeypatch.setattr(skmnist, "load_mnist_sample", _must_not_run)
+    out = tmp_path / "model.onnx"
+    status, _, err = run_main(capsys, "train", "--sample", "--out", str(out))
+    assert_one_error_line(status, err, "skmnist export", "model.skmnist")
+    assert not out.exists()
+
+
 def test_console_script_help(skmnist_command):
     result = subprocess.run(
         [*skmnist_command, "--help"], capture_output=True, text=True, timeout=120

@@ -226,7 +226,31 @@ FORGED = {
         lambda b: _resealed(b, _set("pipeline", "params", "bogus", 1)),
         "its pipeline has parameters ['bogus']",
     ),
+    "format version 2.0": (
+        lambda b: _resealed(b, _set("format_version", 2.0)),
+        "format version 2.0",
+    ),
+    "unknown manifest entry": (
+        lambda b: _resealed(b, _set("weights_url", "http://x")),
+        "unknown entries ['weights_url']",
+    ),
+    "continuous classes": (
+        lambda b: _resealed(b, _classes([0.5, *range(1, 10)], "<f8")),
+        "are not labels a fit takes",
+    ),
+    "mixed classes": (
+        lambda b: _resealed(b, _classes([0, *map(str, range(1, 10))], "|O")),
+        "are not labels a fit takes",
+    ),
 }
+
+
+def _classes(labels, dtype):
+    def edit(manifest):
+        fitted = manifest["classifier"]["fitted"]
+        fitted["classes_"] = {"array": labels, "dtype": dtype, "shape": [len(labels)]}
+
+    return edit
 
 
 def _resealed_text(data, old, new):
@@ -416,6 +440,8 @@ def test_the_table_accepts_what_the_classifier_accepts(name):
             validate_parameter_constraints(
                 {name: constraints[name]}, {name: value}, "MNISTClassifier"
             )
+            if isinstance(value, bool):  # which scikit-learn takes for 1 and 0
+                MNISTClassifier(**{name: value})._check_params()
             classifier = True
         except ValueError:
             classifier = False

@@ -242,6 +242,20 @@ def test_the_export_command_refuses_a_folder_a_fifo_and_a_pickle(
     assert not (tmp_path / "m.onnx").exists()
 
 
+def test_export_never_writes_over_the_model_it_exports(saved, tmp_path, capsys):
+    model = tmp_path / "model.skmnist"
+    model.write_bytes(saved[1].read_bytes())
+    link = tmp_path / "link.onnx"
+    link.symlink_to(model)
+    before = model.read_bytes()
+    for target in (model, link):
+        assert main(["export", str(model), str(target)]) == 2
+        assert "is the model file being exported" in capsys.readouterr().err
+        with pytest.raises(OSError, match="is the model file being exported"):
+            export_onnx(model, target)
+    assert model.read_bytes() == before and link.is_symlink()
+
+
 def test_export_onnx_points_other_pipelines_to_skl2onnx(digits, tmp_path):
     X, y, _ = digits
     pipe = Pipeline([("scale", MinMaxScaler()), ("mlp", MNISTClassifier(**SMALL))])

@@ -8,6 +8,7 @@ import warnings
 
 from ._common import (
     PROG,
+    CommandError,
     add_data_options,
     check_file_can_be_written,
     check_report_dir,
@@ -97,6 +98,12 @@ def add_parser(commands):
 def run(args):
     # Whatever would fail after training fails now.
     if args.out is not None:
+        if str(args.out).lower().endswith(".onnx"):
+            raise CommandError(
+                f"--out {args.out}: train writes a .skmnist model file (or a "
+                "pickle), not ONNX; write model.skmnist, then run 'skmnist export "
+                "model.skmnist model.onnx'"
+            )
         check_file_can_be_written(args.out)
     if args.report_dir is not None:
         check_report_dir(args.report_dir)

@@ -42,6 +42,7 @@ from ._checks import (
     check_memory,
     refuse_routed,
 )
+from ._constraints import PARAMETERS
 from ._defaults import DEFAULTS
 
 __all__ = ["MNISTClassifier"]
@@ -474,6 +475,16 @@ class MNISTClassifier(ONNXConvertible, CallbackSupportMixin, KerasClassifier):
 
     def _check_values(self):
         """The checks of parameter values beyond their constraints."""
+        for name, value in self.get_params(deep=False).items():
+            # scikit-learn's Interval takes True for 1; the table refuses it.
+            if isinstance(value, (bool, np.bool_)):
+                rules = PARAMETERS[name]
+                if not any(rule.accepts(value) for rule in rules):
+                    raise InvalidParameterError(
+                        f"The {name!r} parameter of {type(self).__name__} got "
+                        f"{value!r}, a bool, where it takes "
+                        f"{' or '.join(map(str, rules))}."
+                    )
         check_activation(self.activation)
         make_optimizer(self.optimizer, self.learning_rate)
         for callback in self.callbacks or []:
@@ -572,14 +583,15 @@ class MNISTClassifier(ONNXConvertible, CallbackSupportMixin, KerasClassifier):
         self.classes_ = classes
         self.n_classes_ = len(classes)
         self.target_type_ = type_of_target(classes)
-        check_memory(
-            self.n_features_in_, self.n_classes_, self.hidden_size, self.n_hidden_layers
-        )
+        # Any integer type (NumPy's from a search's grid too) as Python's: Keras
+        # takes only int widths, and NumPy's small ints overflow in products.
+        width, depth = int(self.hidden_size), int(self.n_hidden_layers)
+        check_memory(self.n_features_in_, self.n_classes_, width, depth)
         model = build_mlp(
             self.n_features_in_,
             self.n_classes_,
-            hidden_size=self.hidden_size,
-            n_hidden_layers=self.n_hidden_layers,
+            hidden_size=width,
+            n_hidden_layers=depth,
             activation=self.activation,
             dropout=self.dropout,
             seed=seed,

@@ -24,6 +24,11 @@ class Interval:
         self.kind, self.left, self.right, self.closed = kind, left, right, closed
 
     def accepts(self, value):
+        # A count or a rate given as True or False is a mistake, though Python
+        # (and scikit-learn's Interval) takes True for 1: refused, with NumPy's
+        # bool (recognised by name, without importing NumPy).
+        if isinstance(value, bool) or _is_numpy_bool(value):
+            return False
         if not isinstance(value, self.kind):
             return False
         if not isinstance(value, Integral) and math.isnan(value):
@@ -67,15 +72,16 @@ class Kind:
         if value is None:
             return None in self.kinds
         kinds = tuple(k for k in self.kinds if k is not None)
-        numpy_bool = (
-            type(value).__module__ == "numpy" and "bool" in type(value).__name__
-        )
-        if bool in kinds and numpy_bool:
+        if bool in kinds and _is_numpy_bool(value):
             return True
         return isinstance(value, kinds)
 
     def __str__(self):
         return self.name
+
+
+def _is_numpy_bool(value):
+    return type(value).__module__ == "numpy" and "bool" in type(value).__name__
 
 
 BOOLEAN = Kind("a bool", bool)

@@ -7,12 +7,13 @@ predictor computes; an estimator in memory is first written with
 never TensorFlow (a model in memory has it imported already).
 """
 
+import errno
 import os
 import tempfile
 
 from .. import __version__
 from .._errors import MissingExtra
-from .._files import check_write_target, write_atomically
+from .._files import UnsafeWriteTarget, check_write_target, write_atomically
 
 __all__ = ["export_onnx"]
 
@@ -94,7 +95,15 @@ def export_onnx(model, path):
     >>> proba.shape
     (50, 10)
     """
-    check_write_target(path)  # before the work: a FIFO or folder is refused
+    target, _ = check_write_target(path)  # before the work: a FIFO or folder
+    if _same_file(model, target):
+        raise UnsafeWriteTarget(
+            errno.EEXIST,
+            "is the model file being exported (or a link to it): writing the ONNX "
+            "graph there would destroy the model; give another name, e.g. one "
+            "ending in .onnx",
+            os.fspath(path),
+        )
     try:
         import onnx  # noqa: F401
     except ImportError as exc:
@@ -118,6 +127,16 @@ def export_onnx(model, path):
                 ) from exc
             proto = _from_file(saved, shown=f"the {type(model).__name__}")
     write_atomically(path, proto.SerializeToString())
+
+
+def _same_file(model, target):
+    """Whether `model` is a path naming the existing file `target`."""
+    if not isinstance(model, (str, os.PathLike)):
+        return False
+    try:
+        return os.path.samefile(model, target)
+    except OSError:  # either is missing: not the same file
+        return False
 
 
 def _from_file(path, shown=None):

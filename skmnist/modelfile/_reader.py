@@ -29,6 +29,10 @@ __all__ = ["ModelFile", "ModelFileError", "read_model_file", "require"]
 FORMAT_NAME, FORMAT_VERSION = "skmnist-model", 2
 
 MANIFEST, ARRAYS = "manifest.json", "arrays.npz"
+# The manifest's entries: the format, the estimator's kind, its parts, and the
+# versions of what wrote it.
+MANIFEST_KEYS = {"format", "format_version", "estimator", "versions"}
+MANIFEST_KEYS |= {"pipeline", "scaler", "classifier"}
 SEAL, DIGITS = b"skmnist-sha256:", 64
 _NPY_HEADERS = {(1, 0): np.lib.format.read_array_header_1_0}
 _NPY_HEADERS[2, 0] = np.lib.format.read_array_header_2_0
@@ -237,6 +241,11 @@ def _check_classifier_fitted(fitted):
     ok = isinstance(classes, np.ndarray) and classes.ndim == 1 and len(classes) >= 2
     ok = ok and type(n_features) is int and n_features > 0
     require(ok, "its classes_ or n_features_in_ are wrong")
+    require(
+        _are_labels(classes),
+        f"its classes {classes.tolist()!r:.100} are not "
+        "labels a fit takes (integers, integral floats, booleans or strings)",
+    )
     unique = np.unique(classes)
     ok = unique.dtype == classes.dtype and np.array_equal(unique, classes)
     require(ok, f"its classes {classes.tolist()!r:.100} are not sorted and unique")
@@ -409,7 +418,12 @@ def _read_members(archive, size):
     if type(version) is int and version > FORMAT_VERSION:
         how = "upgrade skmnist to load it"
     problem = f"it has format version {version!r:.20}, and this skmnist reads only "
-    require(version == FORMAT_VERSION, f"{problem}{FORMAT_VERSION}: {how}")
+    ok = type(version) is int and version == FORMAT_VERSION  # 2.0 is not 2
+    require(ok, f"{problem}{FORMAT_VERSION}: {how}")
+    # What this version writes, and nothing else: a key it does not know would
+    # be a field that some reader could take and another ignore.
+    unknown = sorted(set(manifest) - MANIFEST_KEYS)
+    require(not unknown, f"its manifest has the unknown entries {unknown!r:.100}")
     return manifest, archive.getinfo(ARRAYS)
 
 
@@ -418,6 +432,17 @@ def _unique_keys(pairs):
     duplicated = sorted({key for key in keys if keys.count(key) > 1})
     require(not duplicated, f"its manifest names {duplicated!r:.100} twice")
     return dict(pairs)
+
+
+def _are_labels(classes):
+    """Whether `classes` are labels of classes, as a fit's check of its targets
+    (scikit-learn's ``check_classification_targets``) lets through: not
+    continuous values, not a mix of kinds."""
+    if classes.dtype.kind in "biuU":
+        return True
+    if classes.dtype.kind == "f":
+        return bool(np.all(np.isfinite(classes) & (classes == np.round(classes))))
+    return all(isinstance(c, str) for c in classes.tolist())
 
 
 def _decode(value, size):
