@@ -25,7 +25,7 @@ from skmnist import (
     save_model,
 )
 from skmnist.cli import main
-from skmnist.estimator._constraints import (
+from skmnist.estimator._parameters import (
     OPTIMIZERS,
     PARAMETERS,
     TRAILING_SCALARS,
@@ -431,7 +431,7 @@ def test_the_table_accepts_what_the_classifier_accepts(name):
     from sklearn.utils._param_validation import validate_parameter_constraints
 
     from skmnist import MNISTClassifier
-    from skmnist.estimator._defaults import DEFAULTS
+    from skmnist.estimator._parameters import DEFAULTS
 
     assert set(PARAMETERS) == set(MNISTClassifier().get_params()) == set(DEFAULTS)
     constraints = MNISTClassifier._parameter_constraints

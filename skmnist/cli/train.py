@@ -38,7 +38,7 @@ MODEL_OPTIONS = {
 
 
 def add_parser(commands):
-    from ..estimator._defaults import DEFAULTS
+    from ..estimator._parameters import DEFAULTS
 
     parser = commands.add_parser(
         "train",

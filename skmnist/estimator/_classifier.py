@@ -42,8 +42,7 @@ from ._checks import (
     check_memory,
     refuse_routed,
 )
-from ._constraints import PARAMETERS
-from ._defaults import DEFAULTS
+from ._parameters import DEFAULTS, PARAMETERS
 
 __all__ = ["MNISTClassifier"]
 

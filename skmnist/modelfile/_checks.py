@@ -2,7 +2,7 @@
 
 Part of the one reader (:mod:`skmnist.modelfile._reader`): the classifier's
 parameters as MNISTClassifier checks them (its constraints' table,
-:mod:`skmnist.estimator._constraints`), the optimizer a file may name, the
+:mod:`skmnist.estimator._parameters`), the optimizer a file may name, the
 class weights against the classes, and the history a fit records.
 """
 
@@ -10,13 +10,13 @@ import math
 
 import numpy as np
 
-from ..estimator._constraints import (
+from ..estimator._parameters import (
+    DEFAULTS,
     OPTIMIZERS,
     PARAMETERS,
     check_parameter,
     optimizer_class,
 )
-from ..estimator._defaults import DEFAULTS
 from ..network import ACTIVATIONS
 
 __all__ = ["check_history", "check_params", "is_real", "require"]

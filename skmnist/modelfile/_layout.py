@@ -4,14 +4,14 @@ The weights, in the network's order (:meth:`skmnist.network.Network.weight_shape
 and the rest of the network's state in its one order
 (:func:`skmnist.network.state_parts`): a Dropout layer's seed state per hidden layer
 when ``dropout > 0``, then the optimizer's iteration count and learning rate,
-its per-weight variables (:func:`skmnist.estimator._constraints.optimizer_slots`)
+its per-weight variables (:func:`skmnist.estimator._parameters.optimizer_slots`)
 and any trailing scalars. Checked in NumPy, so that ``load_predictor`` and
 ``skmnist info`` refuse what ``load_model`` refuses without building a network.
 """
 
 import numpy as np
 
-from ..estimator._constraints import TRAILING_SCALARS, optimizer_slots
+from ..estimator._parameters import TRAILING_SCALARS, optimizer_slots
 from ..network import Network
 from ._checks import require
 

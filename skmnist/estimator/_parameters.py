@@ -1,20 +1,33 @@
-"""What MNISTClassifier's parameters accept, in plain Python: the one table that
-both the classifier's scikit-learn constraints and the model-file reader follow.
+"""MNISTClassifier's parameters in plain Python: their defaults, and what each
+accepts; the one table that the classifier, ``skmnist train --help`` and the
+model-file reader follow.
+
+``MNISTClassifier.__init__`` takes its default values from :data:`DEFAULTS`;
+``skmnist train --help`` shows them without starting TensorFlow (importing the
+classifier imports Keras: seconds and hundreds of MB to print a help text); a
+model file that lacks a parameter takes its default. The defaults are the Keras
+MNIST tutorial's model.
 
 scikit-learn's declarative constraints (``Interval``, ``StrOptions``) need
 scikit-learn, and the light predictor (``skmnist predict``, ``load_predictor``)
 must not import it: this module imports nothing but :mod:`numbers` and
-:mod:`math`, and the test of the table checks every entry against
-``MNISTClassifier._parameter_constraints``, value by value, so that the two
-cannot drift apart. Which optimizers a model file may name, and the state each
-keeps per weight, is here too: a file's optimizer state is checked against it
-without Keras.
+:mod:`math`, and the test of the table checks every entry of :data:`PARAMETERS`
+against ``MNISTClassifier._parameter_constraints``, value by value, so that the
+two cannot drift apart. Which optimizers a model file may name, and the state
+each keeps per weight, is here too: a file's optimizer state is checked against
+it without Keras.
 """
 
 import math
 from numbers import Integral, Real
 
-__all__ = ["OPTIMIZERS", "PARAMETERS", "check_parameter", "optimizer_slots"]
+__all__ = [
+    "DEFAULTS",
+    "OPTIMIZERS",
+    "PARAMETERS",
+    "check_parameter",
+    "optimizer_slots",
+]
 
 
 class Interval:
@@ -87,6 +100,29 @@ def _is_numpy_bool(value):
 BOOLEAN = Kind("a bool", bool)
 NONE = Kind("None", None)
 _COUNT = Interval(Integral, 1, None, "left")
+
+# Parameter name -> its default: the reference model of the Keras tutorial.
+DEFAULTS = {
+    "hidden_size": 512,
+    "n_hidden_layers": 2,
+    "activation": "relu",
+    "dropout": 0.0,
+    "optimizer": "adam",
+    "learning_rate": 1e-3,
+    "epochs": 20,
+    "batch_size": 128,
+    "validation_split": 0.1,
+    "early_stopping": False,
+    "patience": 5,
+    "shuffle": True,
+    "class_weight": None,
+    "callbacks": None,
+    "warm_start": False,
+    "random_state": None,
+    "verbose": 0,
+    "jit_compile": "auto",
+    "steps_per_execution": "auto",
+}
 
 # Parameter name -> what it accepts (any of the rules). An optimizer instance
 # and a RandomState (``random_state``) need Keras or NumPy to recognise: the
