@@ -1038,20 +1038,6 @@ def test_every_help_starts_no_deep_learning_runtime():
     assert result.stdout.strip() == "[]"
 
 
-def test_train_help_shows_the_classifiers_own_defaults(capsys):
-    from skmnist import MNISTClassifier
-    from skmnist.cli.train import MODEL_OPTIONS
-
-    status, out, _ = run_main(capsys, "train", "--help")
-    assert status == 0
-    text = " ".join(out.split())
-    defaults = MNISTClassifier().get_params()
-    for name in MODEL_OPTIONS:
-        flag = "--" + name.replace("_", "-")
-        assert flag in text
-        assert f"(default: {defaults[name]})" in text, name
-
-
 # -- user mistakes: one line each, never a traceback -------------------------------
 
 
