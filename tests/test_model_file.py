@@ -505,3 +505,16 @@ def test_save_refuses_a_model_whose_file_the_reader_would_refuse(blobs, tmp_path
     with pytest.raises(ValueError, match="load_model would refuse.*'adafactor'"):
         save_model(clf, tmp_path / "m.skmnist")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_scale_set_after_fit_is_refused_at_save_leaving_no_file(tmp_path):
+    """FlattenScaler learned scale_=255; scale=1.0 set afterwards would make a
+    file that no reader loads: save_model refuses it and writes nothing."""
+    from skmnist import load_mnist_sample, make_mnist_pipeline
+
+    X, y = load_mnist_sample(return_X_y=True)
+    pipe = make_mnist_pipeline(hidden_size=8, epochs=1, random_state=0)
+    pipe.fit(X[:300], y[:300]).set_params(flatten__scale=1.0)
+    with pytest.raises(ValueError, match="load_model would refuse.*scale_ 255.0"):
+        save_model(pipe, tmp_path / "m.skmnist")
+    assert list(tmp_path.iterdir()) == []

@@ -28,6 +28,7 @@ from ._reader import (
     SEAL,
     ModelFileError,
     check_classifier,
+    check_scaler,
     file_errors,
     read_model_file,
     require,
@@ -87,8 +88,11 @@ def _check_readable(text):
     """Refuse, before writing, a manifest that the reader would refuse (an
     optimizer whose state files cannot describe, a history that is not
     finite numbers...): save_model never writes a file that cannot be loaded."""
+    manifest = json.loads(text)
     try:
-        check_classifier(json.loads(text)["classifier"], len(text))
+        _, fitted, _ = check_classifier(manifest["classifier"], len(text))
+        if "scaler" in manifest:  # a scaler's parameter set after its fit
+            check_scaler(manifest["scaler"], fitted, len(text))
     except ValueError as exc:
         raise ValueError(
             f"save_model cannot write this model: load_model would refuse the "

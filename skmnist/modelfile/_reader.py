@@ -172,7 +172,7 @@ def _parse(path, manifest, arrays, size):
     n_classes, n_features = len(fitted["classes_"]), fitted["n_features_in_"]
     weights, state = check_layout(arrays, n_features, n_classes, params, optimizer)
     if kind == "Pipeline":
-        scaler = _scaler(_get(manifest, "scaler", dict), fitted, size)
+        scaler = check_scaler(_get(manifest, "scaler", dict), fitted, size)
     parts = dict(kind=kind, params=params, fitted=fitted, pipeline=pipeline)
     parts.update(optimizer=optimizer, weights=weights, state=state)
     return ModelFile(path, size, manifest, scaler=scaler, arrays=arrays, **parts)
@@ -270,7 +270,7 @@ def _check_classifier_fitted(fitted):
     _check_feature_names(fitted, "classifier")
 
 
-def _scaler(spec, classifier_fitted, size):
+def check_scaler(spec, classifier_fitted, size):
     """The pipeline's fitted scaler as plain data (a FittedScaling), its
     parameters and attributes checked as FlattenScaler and its fit set them.
 
