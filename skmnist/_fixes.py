@@ -127,6 +127,7 @@ except ImportError:  # scikit-learn < 1.9
 
 __all__ = [
     "BORROWED",
+    "BORROWED_WHERE_PRESENT",
     "CallbackSupportMixin",
     "SKLEARN_CALLBACKS",
     "Interval",
@@ -173,11 +174,12 @@ BORROWED = (
     "uvicorn.protocols.http.h11_impl:H11Protocol().connections",
     "sys:_getframe",
 )
-if SKLEARN_CALLBACKS:
-    BORROWED += (
-        "sklearn.callback:CallbackSupportMixin.set_callbacks",
-        "sklearn.callback:CallbackSupportMixin._init_callback_context",
-    )
+# Borrowed only from versions that have them (scikit-learn >= 1.9's callbacks,
+# behind SKLEARN_CALLBACKS): listed always, checked where installed.
+BORROWED_WHERE_PRESENT = (
+    "sklearn.callback:CallbackSupportMixin.set_callbacks",
+    "sklearn.callback:CallbackSupportMixin._init_callback_context",
+)
 
 get_param_names = BaseEstimator._get_param_names.__func__
 

@@ -26,6 +26,7 @@ __all__ = [
     "OPTIMIZERS",
     "PARAMETERS",
     "check_parameter",
+    "extra_scalars",
     "optimizer_slots",
 ]
 
@@ -179,7 +180,24 @@ OPTIMIZERS = {
     "RMSprop": "rmsprop",
     "SGD": "sgd",
 }
-TRAILING_SCALARS = {"Nadam": 1}
+
+
+def extra_scalars(class_name, keras_version=None):
+    """(before its per-weight slots, after them): the scalars of its own that
+    optimizer `class_name` keeps, in the order of the Keras that wrote them.
+
+    Nadam's running product of its momentum schedule: made before the slots up
+    to Keras 3.9, after them from Keras 3.10 on (``keras/src/optimizers/
+    nadam.py``). `keras_version` is the writer's (a model file records it);
+    None for the newest order.
+    """
+    if class_name != "Nadam":
+        return 0, 0
+    try:
+        major_minor = tuple(int(part) for part in keras_version.split(".")[:2])
+    except (AttributeError, ValueError):
+        return 0, 1
+    return (1, 0) if major_minor < (3, 10) else (0, 1)
 
 
 def optimizer_slots(class_name, config):

@@ -11,7 +11,7 @@ and any trailing scalars. Checked in NumPy, so that ``load_predictor`` and
 
 import numpy as np
 
-from ..estimator._parameters import TRAILING_SCALARS, optimizer_slots
+from ..estimator._parameters import extra_scalars, optimizer_slots
 from ..network import Network
 from ._checks import require
 
@@ -26,20 +26,23 @@ def state_key(i):
     return f"state/{i}"
 
 
-def state_layout(weights, dropout, n_hidden_layers, optimizer):
+def state_layout(weights, dropout, n_hidden_layers, optimizer, keras_version=None):
     """[(shape, dtype kinds)] of the state arrays "state/0", "state/1", ...
 
-    `optimizer` is ``(class name, config)``; `weights` the weight shapes in order.
+    `optimizer` is ``(class name, config)``; `weights` the weight shapes in order;
+    `keras_version` the version of the Keras that wrote the state.
     """
     seeds = [((2,), "iu")] * (n_hidden_layers if dropout > 0 else 0)
     layout = seeds + [((), "iu"), ((), "f")]  # iteration count, learning rate
+    before, after = extra_scalars(optimizer[0], keras_version)
+    layout += [((), "f")] * before
     for group in optimizer_slots(*optimizer):
         layout += [(shape, "f") for shape in weights for _ in range(group)]
-    layout += [((), "f")] * TRAILING_SCALARS.get(optimizer[0], 0)
+    layout += [((), "f")] * after
     return layout
 
 
-def check_layout(arrays, n_features, n_classes, params, optimizer):
+def check_layout(arrays, n_features, n_classes, params, optimizer, keras_version=None):
     """The weights and the state of `arrays` ({key: ndarray}, stored order)
     checked against the network and optimizer that `params` describe.
 
@@ -68,7 +71,7 @@ def check_layout(arrays, n_features, n_classes, params, optimizer):
             "writes and the network computes in",
         )
     layout = state_layout(
-        list(expected.values()), params["dropout"], n_layers, optimizer
+        list(expected.values()), params["dropout"], n_layers, optimizer, keras_version
     )
     keys = [state_key(i) for i in range(len(layout))]
     n_state = sum(key.startswith("state/") for key in arrays)

@@ -170,7 +170,11 @@ def _parse(path, manifest, arrays, size):
         _get(manifest, "classifier", dict), size
     )
     n_classes, n_features = len(fitted["classes_"]), fitted["n_features_in_"]
-    weights, state = check_layout(arrays, n_features, n_classes, params, optimizer)
+    versions = manifest.get("versions")
+    keras_version = versions.get("keras") if isinstance(versions, dict) else None
+    weights, state = check_layout(
+        arrays, n_features, n_classes, params, optimizer, keras_version
+    )
     if kind == "Pipeline":
         scaler = check_scaler(_get(manifest, "scaler", dict), fitted, size)
     parts = dict(kind=kind, params=params, fitted=fitted, pipeline=pipeline)
