@@ -33,9 +33,9 @@ scikit-learn
   fitting, so that a file's parameters get the error a fit would give. A method
   of the caller's own object, called where it is used (a wrapper here would only
   rename it). Can go when scikit-learn validates parameters publicly.
-- ``sklearn.callback`` (scikit-learn >= 1.9; public): ``CallbackSupportMixin``
-  and ``with_callbacks``, replaced by an empty mixin and a plain decorator on
-  older versions (:data:`SKLEARN_CALLBACKS` tells which), so that
+- ``sklearn.callback`` (scikit-learn >= 1.9; public): ``CallbackSupportMixin``,
+  replaced by an empty mixin on older versions (:data:`SKLEARN_CALLBACKS` tells
+  which; ``fit_context`` tears the callbacks down after a fit there), so that
   ``MNISTClassifier`` supports ``set_callbacks`` where scikit-learn does and
   nothing changes elsewhere. ``set_callbacks`` keeps the callbacks set on (or
   propagated to) an estimator in its ``_skl_callbacks`` attribute, which
@@ -112,16 +112,13 @@ from sklearn.utils.validation import (
 )
 
 try:
-    from sklearn.callback import CallbackSupportMixin, with_callbacks
+    from sklearn.callback import CallbackSupportMixin
 
     SKLEARN_CALLBACKS = True
 except ImportError:  # scikit-learn < 1.9
 
     class CallbackSupportMixin:
         """Before scikit-learn 1.9 an estimator has no ``set_callbacks``."""
-
-    def with_callbacks(method):
-        return method
 
     SKLEARN_CALLBACKS = False
 
@@ -141,7 +138,6 @@ __all__ = [
     "has_sklearn_callbacks",
     "skip_all_reduce",
     "stable_keras_names",
-    "with_callbacks",
 ]
 
 # The names above, as "module:attribute" (checked by tests/test_fixes.py).

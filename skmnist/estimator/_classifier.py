@@ -28,7 +28,6 @@ from .._fixes import (
     fit_context,
     get_param_names,
     stable_keras_names,
-    with_callbacks,
 )
 from ..engine import _compiled
 from ..engine._build import build_mlp, check_activation, make_optimizer
@@ -351,7 +350,6 @@ class MNISTClassifier(ONNXConvertible, CallbackSupportMixin, KerasClassifier):
     # scikeras is listed in skmnist._fixes.
 
     @fit_context(prefer_skip_nested_validation=True)
-    @with_callbacks
     def fit(self, X, y, sample_weight=None):
         """Build the network and train it on (X, y).
 
